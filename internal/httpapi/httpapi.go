@@ -1,0 +1,430 @@
+// Package httpapi serves Repair Room over HTTP: the JSON API (templates,
+// rooms, link rotation, deletion), health checks, the WebSocket upgrade with
+// its token and Origin checks, and the embedded browser client.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"repairroom/internal/auth"
+	"repairroom/internal/realtime"
+	"repairroom/internal/room"
+	"repairroom/internal/store"
+	"repairroom/internal/templates"
+)
+
+// Deps is everything the HTTP layer needs, wired by the server.
+type Deps struct {
+	Store     *store.Store
+	Hub       *realtime.Hub
+	Templates *templates.Set
+	Signer    *auth.Signer
+	Log       *slog.Logger
+	Web       fs.FS // the built client (web/dist)
+	// AllowedOrigins for WebSocket upgrades; empty means same-origin only.
+	AllowedOrigins []string
+	TokenTTL       time.Duration // invite link lifetime
+	CreatePerMin   int           // rooms one IP may create per minute
+	Now            func() time.Time
+}
+
+type api struct{ Deps }
+
+// New builds the Fiber app.
+func New(d Deps) *fiber.App {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.CreatePerMin <= 0 {
+		d.CreatePerMin = 10
+	}
+	a := &api{d}
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             64 << 10,
+		ErrorHandler:          a.errorHandler,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	app.Use(a.recover, a.accessLog, a.securityHeaders)
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
+	app.Get("/readyz", a.ready)
+	app.Get("/api/templates", a.listTemplates)
+	app.Post("/api/rooms", limiter.New(limiter.Config{
+		Max:        d.CreatePerMin,
+		Expiration: time.Minute,
+		LimitReached: func(c *fiber.Ctx) error {
+			return apiError(c, fiber.StatusTooManyRequests, "rate_limited", "too many rooms created from this address; wait a minute")
+		},
+	}), a.createRoom)
+	app.Delete("/api/rooms/:id", a.deleteRoom)
+	app.Post("/api/rooms/:id/rotate", a.rotateLinks)
+	app.Get("/ws/rooms/:id", a.upgrade, websocket.New(a.serveWS, websocket.Config{
+		// Origin is checked in upgrade against our own allow-list (with
+		// same-origin as the default), which Origins cannot express.
+		Origins:         []string{"*"},
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		RecoverHandler: func(c *websocket.Conn) {
+			if r := recover(); r != nil {
+				d.Log.Error("websocket handler panicked", "panic", r)
+			}
+		},
+	}))
+	a.mountWeb(app)
+	return app
+}
+
+func apiError(c *fiber.Ctx, status int, code, msg string) error {
+	return c.Status(status).JSON(fiber.Map{"code": code, "message": msg})
+}
+
+func (a *api) errorHandler(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return apiError(c, fe.Code, "http_error", fe.Message)
+	}
+	a.Log.Error("request failed", "path", c.Path(), "err", err)
+	return apiError(c, fiber.StatusInternalServerError, "internal", "something went wrong on our side")
+}
+
+// recover keeps a panic from killing the process and from reaching the
+// client as text.
+func (a *api) recover(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.Log.Error("handler panicked", "path", c.Path(), "panic", r)
+			err = apiError(c, fiber.StatusInternalServerError, "internal", "something went wrong on our side")
+		}
+	}()
+	return c.Next()
+}
+
+// accessLog logs method, path and status, never the query string or
+// headers: invite tokens travel there.
+func (a *api) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	path := c.Path()
+	if strings.HasPrefix(path, "/assets/") {
+		return err
+	}
+	a.Log.Info("http", "method", c.Method(), "path", path, "status", c.Response().StatusCode(), "ms", time.Since(start).Milliseconds())
+	return err
+}
+
+func (a *api) securityHeaders(c *fiber.Ctx) error {
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+	return c.Next()
+}
+
+func (a *api) ready(c *fiber.Ctx) error {
+	if err := a.Store.Ping(c.UserContext()); err != nil {
+		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable")
+	}
+	return c.JSON(fiber.Map{"ok": true})
+}
+
+type templateSummary struct {
+	ID      string              `json:"id"`
+	Title   string              `json:"title"`
+	Summary string              `json:"summary"`
+	Roles   []templates.RoleDef `json:"roles"`
+	Stages  []stageSummary      `json:"stages"`
+}
+
+type stageSummary struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+func (a *api) listTemplates(c *fiber.Ctx) error {
+	out := []templateSummary{}
+	for _, t := range a.Templates.List() {
+		s := templateSummary{ID: t.ID, Title: t.Title, Summary: t.Summary, Roles: t.Roles, Stages: []stageSummary{}}
+		if s.Roles == nil {
+			s.Roles = []templates.RoleDef{}
+		}
+		for _, st := range t.Stages {
+			s.Stages = append(s.Stages, stageSummary{ID: st.ID, Title: st.Title})
+		}
+		out = append(out, s)
+	}
+	return c.JSON(out)
+}
+
+type createReq struct {
+	Template string            `json:"template"`
+	Mode     string            `json:"mode"`
+	Names    map[string]string `json:"names"`
+}
+
+type link struct {
+	Role  string `json:"role"`
+	Label string `json:"label"`
+	URL   string `json:"url"`
+}
+
+type createResp struct {
+	ID      string    `json:"id"`
+	Mode    string    `json:"mode"`
+	Expires time.Time `json:"expires"`
+	Links   []link    `json:"links"`
+}
+
+const maxNameLen = 40
+
+var seatLabels = map[string]string{
+	string(room.PartnerA):  "Partner A",
+	string(room.PartnerB):  "Partner B",
+	string(room.Moderator): "Therapist",
+}
+
+func seatsFor(mode room.Mode) []string {
+	seats := []string{string(room.PartnerA), string(room.PartnerB)}
+	if mode == room.Guided {
+		seats = append(seats, string(room.Moderator))
+	}
+	return seats
+}
+
+func (a *api) createRoom(c *fiber.Ctx) error {
+	var req createReq
+	if err := json.Unmarshal(c.Body(), &req); err != nil {
+		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {template, mode}")
+	}
+	tpl, ok := a.Templates.Get(req.Template)
+	if !ok {
+		return apiError(c, fiber.StatusBadRequest, "unknown_template", "no such template")
+	}
+	mode := room.Mode(req.Mode)
+	if mode != room.Guided && mode != room.SelfGuided {
+		return apiError(c, fiber.StatusBadRequest, "bad_mode", `mode must be "guided" or "self"`)
+	}
+	names := map[string]string{}
+	for _, seat := range seatsFor(mode) {
+		n := strings.TrimSpace(req.Names[seat])
+		if len([]rune(n)) > maxNameLen {
+			return apiError(c, fiber.StatusBadRequest, "bad_name", "names are at most 40 characters")
+		}
+		if n == "" {
+			n = seatLabels[seat]
+		}
+		names[seat] = n
+	}
+	id, err := newRoomID()
+	if err != nil {
+		return err
+	}
+	if err := a.Hub.CreateRoom(c.UserContext(), id, tpl, mode, names); err != nil {
+		return err
+	}
+	exp := a.Now().Add(a.TokenTTL)
+	resp := createResp{ID: id, Mode: string(mode), Expires: exp.UTC()}
+	for _, seat := range seatsFor(mode) {
+		resp.Links = append(resp.Links, a.link(id, seat, names[seat], 1, exp))
+	}
+	a.Log.Info("room created", "room", id, "template", tpl.ID, "mode", mode)
+	return c.Status(fiber.StatusCreated).JSON(resp)
+}
+
+func (a *api) link(id, seat, name string, gen int64, exp time.Time) link {
+	tok := a.Signer.Sign(auth.Claims{Room: id, Role: seat, Seat: seat, Expires: exp.Unix(), Gen: gen})
+	return link{Role: seat, Label: name, URL: "/r/" + id + "#t=" + tok}
+}
+
+// newRoomID is 128 random bits: room ids are not secrets, but they should
+// not be guessable either.
+func newRoomID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
+
+func validRoomID(id string) bool {
+	if len(id) == 0 || len(id) > 40 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// authorized is a verified token holder of a room.
+type authorized struct {
+	claims auth.Claims
+	meta   store.Meta
+	tpl    *templates.Template
+}
+
+// authorize verifies tok for room id: signature, expiry, generation, and
+// that the room and its template exist. It answers the HTTP error itself.
+func (a *api) authorize(c *fiber.Ctx, id, tok string) (*authorized, error) {
+	if !validRoomID(id) {
+		return nil, apiError(c, fiber.StatusNotFound, "no_room", "no such room")
+	}
+	cl, err := a.Signer.Verify(tok, a.Now())
+	switch {
+	case errors.Is(err, auth.ErrExpired):
+		return nil, apiError(c, fiber.StatusUnauthorized, "expired", "this link has expired")
+	case err != nil:
+		return nil, apiError(c, fiber.StatusUnauthorized, "bad_token", "this link is not valid")
+	case cl.Room != id:
+		return nil, apiError(c, fiber.StatusUnauthorized, "bad_token", "this link is for another room")
+	}
+	meta, err := a.Store.Meta(c.UserContext(), id)
+	if errors.Is(err, store.ErrNoRoom) {
+		return nil, apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if auth.CheckGen(cl, meta.Gen) != nil {
+		return nil, apiError(c, fiber.StatusUnauthorized, "revoked", "this link was replaced by a newer one")
+	}
+	tpl, ok := a.Templates.Get(meta.Template)
+	if !ok {
+		return nil, apiError(c, fiber.StatusInternalServerError, "internal", "the room's template is not installed")
+	}
+	return &authorized{claims: cl, meta: meta, tpl: tpl}, nil
+}
+
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+// mayManage: the moderator of a guided room, or either partner of a
+// self-guided one, may delete the room and rotate its links.
+func mayManage(z *authorized) bool {
+	if z.meta.Mode == string(room.SelfGuided) {
+		return z.claims.Role == string(room.PartnerA) || z.claims.Role == string(room.PartnerB)
+	}
+	return z.claims.Role == string(room.Moderator)
+}
+
+func (a *api) deleteRoom(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	z, err := a.authorize(c, id, bearer(c))
+	if z == nil {
+		return err
+	}
+	if !mayManage(z) {
+		return apiError(c, fiber.StatusForbidden, "forbidden", "only the moderator (or, without one, a partner) may delete the room")
+	}
+	if err := a.Hub.DeleteRoom(c.UserContext(), id, z.tpl); err != nil {
+		return err
+	}
+	a.Log.Info("room deleted", "room", id)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (a *api) rotateLinks(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	z, err := a.authorize(c, id, bearer(c))
+	if z == nil {
+		return err
+	}
+	if !mayManage(z) {
+		return apiError(c, fiber.StatusForbidden, "forbidden", "only the moderator (or, without one, a partner) may rotate links")
+	}
+	gen, err := a.Hub.Rotate(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	var names map[string]string
+	_ = json.Unmarshal(z.meta.Names, &names)
+	exp := a.Now().Add(a.TokenTTL)
+	resp := createResp{ID: id, Mode: z.meta.Mode, Expires: exp.UTC()}
+	for _, seat := range seatsFor(room.Mode(z.meta.Mode)) {
+		resp.Links = append(resp.Links, a.link(id, seat, names[seat], gen, exp))
+	}
+	return c.JSON(resp)
+}
+
+// originAllowed: same-origin unless an allow-list is configured.
+func (a *api) originAllowed(c *fiber.Ctx) bool {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return false
+	}
+	if len(a.AllowedOrigins) > 0 {
+		for _, o := range a.AllowedOrigins {
+			if o == "*" || strings.EqualFold(o, origin) {
+				return true
+			}
+		}
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, c.Hostname())
+}
+
+// upgrade authorises a WebSocket request before the upgrade, so a refused
+// one gets a plain HTTP error a browser can show.
+func (a *api) upgrade(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return apiError(c, fiber.StatusUpgradeRequired, "upgrade_required", "this endpoint speaks WebSocket")
+	}
+	if !a.originAllowed(c) {
+		return apiError(c, fiber.StatusForbidden, "bad_origin", "this origin may not open a room connection")
+	}
+	id := strings.Clone(c.Params("id"))
+	z, err := a.authorize(c, id, strings.Clone(c.Query("token")))
+	if z == nil {
+		return err
+	}
+	var names map[string]string
+	_ = json.Unmarshal(z.meta.Names, &names)
+	name := names[z.claims.Role]
+	if name == "" {
+		name = seatLabels[z.claims.Role]
+	}
+	c.Locals("participant", realtime.Participant{
+		Room: id, Role: z.claims.Role, Seat: z.claims.Seat, Gen: z.claims.Gen, Name: name, Template: z.tpl,
+	})
+	return c.Next()
+}
+
+func (a *api) serveWS(c *websocket.Conn) {
+	p, ok := c.Locals("participant").(realtime.Participant)
+	if !ok {
+		_ = c.Close()
+		return
+	}
+	a.Hub.Serve(c, p)
+}
+
+// Shutdown drains the hub's sockets, then stops the HTTP server.
+func Shutdown(ctx context.Context, app *fiber.App, hub *realtime.Hub) error {
+	herr := hub.Shutdown(ctx)
+	if err := app.ShutdownWithContext(ctx); err != nil {
+		return err
+	}
+	return herr
+}

@@ -1,0 +1,180 @@
+// Package protocol defines the WebSocket messages between the browser (or
+// the Go client) and the server, their validation, and the error and close
+// codes. docs/protocol.md is the human description of the same contract.
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Version is sent in the welcome; a client that does not speak it stops.
+const Version = 1
+
+// Limits of one message.
+const (
+	MaxMessage       = 256 << 10 // bytes in one frame
+	MaxUpdates       = 100       // updates in one push
+	maxIDLen         = 64
+	maxKeyLen        = 100
+	maxClientIDLen   = 64
+	maxVersionNumber = 1 << 40
+)
+
+// Error codes, stable for clients. See docs/protocol.md.
+const (
+	CodeBadJSON      = "bad_json"
+	CodeUnknownType  = "unknown_type"
+	CodeBadMessage   = "bad_message"
+	CodeBadChanges   = "bad_changes"
+	CodeTooLarge     = "too_large"
+	CodeForbidden    = "forbidden"
+	CodeRateLimited  = "rate_limited"
+	CodeUnavailable  = "unavailable"
+	CodeUnknownField = "unknown_field"
+)
+
+// Close codes beyond the standard ones.
+const (
+	CloseGoingAway    = 1001
+	CloseTooBig       = 1009
+	CloseBadToken     = 4001
+	CloseRevoked      = 4003
+	CloseRoomDeleted  = 4004
+	CloseSlowConsumer = 4008
+	CloseFlood        = 4029
+)
+
+// Error is a protocol error: a stable code and a human message.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf builds an *Error.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Update is one CodeMirror update: the changes one client made.
+type Update struct {
+	ClientID string          `json:"clientID"`
+	Changes  json.RawMessage `json:"changes"`
+}
+
+// In is a decoded client message. Which fields are set depends on T.
+type In struct {
+	T       string   `json:"t"`
+	ID      string   `json:"id,omitempty"`
+	Field   *string  `json:"field"`
+	Epoch   string   `json:"epoch"`
+	Version *int64   `json:"version"`
+	Since   *int64   `json:"since"`
+	Updates []Update `json:"updates"`
+	Sel     []int64  `json:"sel"`
+	Act     string   `json:"act"`
+
+	// Raw is the whole frame; acts decode their arguments from it.
+	Raw []byte `json:"-"`
+}
+
+// Message types a client may send.
+const (
+	TPush     = "push"
+	TPull     = "pull"
+	TPresence = "presence"
+	TAct      = "act"
+)
+
+// Decode parses and validates one client frame. The error is always an
+// *Error whose code says what was wrong.
+func Decode(data []byte) (In, error) {
+	var m In
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return m, Errorf(CodeBadJSON, "a message must be a JSON object")
+	}
+	if err := json.Unmarshal(trimmed, &m); err != nil {
+		return In{}, Errorf(CodeBadJSON, "cannot parse message: %v", err)
+	}
+	m.Raw = data
+	if len(m.ID) > maxIDLen {
+		return m, Errorf(CodeBadMessage, "id is longer than %d characters", maxIDLen)
+	}
+	switch m.T {
+	case TPush:
+		return m, m.validatePush()
+	case TPull:
+		if err := m.needField(); err != nil {
+			return m, err
+		}
+		if m.Since == nil || *m.Since < 0 || *m.Since > maxVersionNumber {
+			return m, Errorf(CodeBadMessage, "pull needs since, a version number >= 0")
+		}
+	case TPresence:
+		if m.Field != nil && !validKey(*m.Field) {
+			return m, Errorf(CodeBadMessage, "presence field is not a field key")
+		}
+		if m.Sel != nil && (len(m.Sel) != 2 || m.Sel[0] < 0 || m.Sel[1] < 0) {
+			return m, Errorf(CodeBadMessage, "sel must be [anchor, head] with both >= 0")
+		}
+	case TAct:
+		if m.Act == "" || len(m.Act) > maxIDLen {
+			return m, Errorf(CodeBadMessage, "act needs an act name")
+		}
+	case "":
+		return m, Errorf(CodeUnknownType, "message has no type t")
+	default:
+		return m, Errorf(CodeUnknownType, "unknown message type %.32q", m.T)
+	}
+	return m, nil
+}
+
+func (m *In) needField() error {
+	if m.Field == nil || !validKey(*m.Field) {
+		return Errorf(CodeBadMessage, "%s needs field, a field key", m.T)
+	}
+	return nil
+}
+
+func (m *In) validatePush() error {
+	if err := m.needField(); err != nil {
+		return err
+	}
+	if m.Version == nil || *m.Version < 0 || *m.Version > maxVersionNumber {
+		return Errorf(CodeBadMessage, "push needs version, a number >= 0")
+	}
+	if len(m.Updates) == 0 {
+		return Errorf(CodeBadMessage, "push needs at least one update")
+	}
+	if len(m.Updates) > MaxUpdates {
+		return Errorf(CodeTooLarge, "push has %d updates, at most %d are allowed", len(m.Updates), MaxUpdates)
+	}
+	for i, u := range m.Updates {
+		if u.ClientID == "" || len(u.ClientID) > maxClientIDLen {
+			return Errorf(CodeBadMessage, "update %d needs a clientID of 1 to %d characters", i, maxClientIDLen)
+		}
+		if len(u.Changes) == 0 || u.Changes[0] != '[' {
+			return Errorf(CodeBadChanges, "update %d: changes must be a ChangeSet JSON array", i)
+		}
+	}
+	return nil
+}
+
+// validKey reports whether k can name a field: lower-case ids, and reveal
+// keys like "one_thing.partner_a".
+func validKey(k string) bool {
+	if k == "" || len(k) > maxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

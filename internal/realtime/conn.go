@@ -1,0 +1,306 @@
+package realtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"repairroom/internal/protocol"
+)
+
+// WS is the part of a WebSocket connection the hub uses. It is satisfied by
+// *websocket.Conn of gofiber/contrib/websocket and of fasthttp/websocket.
+type WS interface {
+	ReadMessage() (int, []byte, error)
+	WriteMessage(messageType int, data []byte) error
+	WriteControl(messageType int, data []byte, deadline time.Time) error
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	SetReadLimit(limit int64)
+	SetPongHandler(h func(appData string) error)
+	Close() error
+}
+
+const closeGoingAway = protocol.CloseGoingAway
+
+// conn is one participant's socket. The handler goroutine reads and handles
+// messages in order; one writer goroutine drains send. Everything else
+// talks to the socket only through deliver and kill.
+type conn struct {
+	h    *Hub
+	ws   WS
+	id   string
+	p    Participant
+	rh   *roomHub
+	send chan []byte
+
+	mu        sync.Mutex
+	welcomed  bool     // until the welcome is queued, fan-out is held in pending
+	pending   [][]byte // messages that arrived before the welcome
+	done      chan struct{}
+	finished  bool // the handler returned: ws belongs to the pool again
+	closeCode int
+	closeText string
+
+	// reader-only state
+	tokens      float64
+	lastRefill  time.Time
+	dropped     int
+	lastLimited time.Time
+	presence    presenceThrottle
+}
+
+func newConnID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// deliver queues a frame without ever blocking: a connection whose queue
+// is full is too slow, and is closed rather than allowed to hold others up.
+func (c *conn) deliver(b []byte) {
+	c.mu.Lock()
+	if !c.welcomed {
+		if len(c.pending) >= c.h.cfg.SendQueue {
+			c.mu.Unlock()
+			c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
+			return
+		}
+		c.pending = append(c.pending, b)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.enqueue(b)
+}
+
+func (c *conn) enqueue(b []byte) {
+	select {
+	case <-c.done:
+	case c.send <- b:
+	default:
+		c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
+	}
+}
+
+// welcome queues the first frame, then whatever fan-out arrived while it
+// was being built (the client drops what its snapshot already contains).
+func (c *conn) welcome(b []byte) {
+	c.enqueue(b)
+	c.mu.Lock()
+	pend := c.pending
+	c.pending, c.welcomed = nil, true
+	c.mu.Unlock()
+	for _, p := range pend {
+		c.enqueue(p)
+	}
+}
+
+// kill asks the writer to close the socket with code. The first call wins.
+func (c *conn) kill(code int, text string) {
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return
+	default:
+	}
+	c.closeCode, c.closeText = code, text
+	close(c.done)
+	if code == protocol.CloseSlowConsumer && !c.finished {
+		// The writer may be stuck in a write to this very socket: an expired
+		// deadline frees it now instead of after WriteWait. (Close would not:
+		// fasthttp closes a hijacked socket only after the handler returns.)
+		_ = c.ws.SetWriteDeadline(time.Now())
+	}
+	c.mu.Unlock()
+}
+
+// drain is the graceful stop: the reader finishes the message in hand, sees
+// the expired deadline and closes with 1001 after the queue is flushed.
+func (c *conn) drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.finished {
+		_ = c.ws.SetReadDeadline(time.Now())
+	}
+}
+
+// finish marks the socket as no longer ours; it runs as the handler returns.
+func (c *conn) finish() {
+	c.mu.Lock()
+	c.finished = true
+	c.mu.Unlock()
+}
+
+// writeLoop is the only writer of data frames.
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(c.h.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case b := <-c.send:
+			if !c.write(b) {
+				c.kill(0, "")
+				c.closeSocket(0, "")
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait)); err != nil {
+				c.kill(0, "")
+				c.closeSocket(0, "")
+				return
+			}
+		case <-c.done:
+			c.mu.Lock()
+			code, text := c.closeCode, c.closeText
+			c.mu.Unlock()
+			// Flush what was queued (acks of work already stored) unless
+			// the queue itself is the problem.
+			if code != protocol.CloseSlowConsumer {
+				c.flush()
+			}
+			c.closeSocket(code, text)
+			return
+		}
+	}
+}
+
+func (c *conn) flush() {
+	for {
+		select {
+		case b := <-c.send:
+			if !c.write(b) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (c *conn) write(b []byte) bool {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteWait))
+	return c.ws.WriteMessage(websocket.TextMessage, b) == nil
+}
+
+// closeSocket sends the close frame and ends the reader: it gets a moment
+// to receive the client's close reply, then its deadline expires. (Close
+// alone would not wake it: fasthttp closes a hijacked socket only after the
+// handler returns.)
+func (c *conn) closeSocket(code int, text string) {
+	if code != 0 {
+		msg := websocket.FormatCloseMessage(code, text)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	_ = c.ws.Close()
+}
+
+// Serve runs one participant's connection until it ends. It must be called
+// from the WebSocket handler and returns only when no goroutine uses ws any
+// more (contrib/websocket reuses the conn after the handler returns).
+func (h *Hub) Serve(ws WS, p Participant) {
+	c := &conn{
+		h: h, ws: ws, id: newConnID(), p: p,
+		send: make(chan []byte, h.cfg.SendQueue),
+		done: make(chan struct{}),
+	}
+	if !h.register(c) {
+		c.closeSocket(closeGoingAway, "server shutting down")
+		return
+	}
+	defer h.unregister(c)
+	defer c.finish()
+
+	ws.SetReadLimit(protocol.MaxMessage)
+	_ = ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	})
+
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() { defer writer.Done(); c.writeLoop() }()
+	defer writer.Wait()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	rh, err := h.join(ctx, p.Room, p.Template)
+	cancel()
+	if err != nil {
+		h.log.Warn("joining room failed", "room", p.Room, "err", err)
+		c.kill(1011, "storage unavailable")
+		return
+	}
+	c.rh = rh
+	defer h.leave(rh)
+	rh.add(c)
+	defer rh.remove(c)
+
+	if code, err := c.sendWelcome(); err != nil {
+		h.log.Warn("welcome failed", "room", p.Room, "err", err)
+		c.kill(code, "could not load the room")
+		return
+	}
+	defer c.leavePresence()
+
+	c.tokens, c.lastRefill = h.cfg.RateBurst, time.Now()
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+		if !c.allow() {
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+func (c *conn) readFailed(err error) {
+	c.h.mu.Lock()
+	closing := c.h.closing
+	c.h.mu.Unlock()
+	switch {
+	case closing:
+		c.kill(closeGoingAway, "server shutting down")
+	case errors.Is(err, websocket.ErrReadLimit):
+		c.kill(protocol.CloseTooBig, "message too big")
+	default:
+		c.kill(0, "")
+	}
+}
+
+// allow is a token bucket over client messages. A dropped message is
+// answered (at most once a second) with rate_limited; a long flood closes
+// the socket.
+func (c *conn) allow() bool {
+	now := time.Now()
+	c.tokens += now.Sub(c.lastRefill).Seconds() * c.h.cfg.RatePerSecond
+	if c.tokens > c.h.cfg.RateBurst {
+		c.tokens = c.h.cfg.RateBurst
+	}
+	c.lastRefill = now
+	if c.tokens >= 1 {
+		c.tokens--
+		c.dropped = 0
+		return true
+	}
+	c.dropped++
+	if c.dropped >= c.h.cfg.FloodClose {
+		c.kill(protocol.CloseFlood, "message flood")
+		return false
+	}
+	if now.Sub(c.lastLimited) >= time.Second {
+		c.lastLimited = now
+		c.enqueue(protocol.ErrorFrame("", protocol.Errorf(protocol.CodeRateLimited, "too many messages: this one was dropped; slow down")))
+	}
+	return false
+}

@@ -1,0 +1,251 @@
+// Package realtime runs the WebSocket side of rooms: one reader and one
+// writer goroutine per connection, one Redis subscription per room per
+// node, fan-out of committed updates and state to the node's sockets, the
+// push/pull/act handlers, presence, flood control and graceful shutdown.
+package realtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"repairroom/internal/room"
+	"repairroom/internal/store"
+	"repairroom/internal/templates"
+)
+
+// Config tunes the realtime layer. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	SendQueue      int           // messages queued per connection before it counts as slow
+	PingInterval   time.Duration // how often the server pings
+	PongWait       time.Duration // read deadline, extended by every pong or message
+	WriteWait      time.Duration // deadline of one write
+	RatePerSecond  float64       // sustained client messages per second
+	RateBurst      float64       // burst allowance
+	FloodClose     int           // dropped messages in a row before closing 4029
+	PresenceEvery  time.Duration // at most one presence broadcast per connection per interval
+	MaxFieldUnits  int           // UTF-16 units one field may hold
+	MaxInsertUnits int           // UTF-16 units inserted by one push
+	ShutdownWait   time.Duration // how long Shutdown waits for sockets to drain
+}
+
+// DefaultConfig is what the server runs with unless told otherwise.
+func DefaultConfig() Config {
+	return Config{
+		SendQueue:      512,
+		PingInterval:   25 * time.Second,
+		PongWait:       60 * time.Second,
+		WriteWait:      10 * time.Second,
+		RatePerSecond:  40,
+		RateBurst:      200,
+		FloodClose:     1000,
+		PresenceEvery:  100 * time.Millisecond,
+		MaxFieldUnits:  65536,
+		MaxInsertUnits: 32768,
+		ShutdownWait:   10 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	pick := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pickD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&c.SendQueue, d.SendQueue)
+	pick(&c.FloodClose, d.FloodClose)
+	pick(&c.MaxFieldUnits, d.MaxFieldUnits)
+	pick(&c.MaxInsertUnits, d.MaxInsertUnits)
+	pickD(&c.PingInterval, d.PingInterval)
+	pickD(&c.PongWait, d.PongWait)
+	pickD(&c.WriteWait, d.WriteWait)
+	pickD(&c.PresenceEvery, d.PresenceEvery)
+	pickD(&c.ShutdownWait, d.ShutdownWait)
+	if c.RatePerSecond <= 0 {
+		c.RatePerSecond = d.RatePerSecond
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = d.RateBurst
+	}
+	return c
+}
+
+// ErrShuttingDown is returned by Serve while the hub drains.
+var ErrShuttingDown = errors.New("realtime: server is shutting down")
+
+// Hub holds this node's rooms and connections.
+type Hub struct {
+	st      *store.Store
+	log     *slog.Logger
+	cfg     Config
+	now     func() time.Time
+	wg      sync.WaitGroup // connection handlers and room subscriptions
+	mu      sync.Mutex
+	rooms   map[string]*roomHub
+	conns   map[*conn]struct{}
+	closing bool
+}
+
+// New returns a Hub over st. now may be nil (time.Now).
+func New(st *store.Store, log *slog.Logger, cfg Config, now func() time.Time) *Hub {
+	if now == nil {
+		now = time.Now
+	}
+	return &Hub{
+		st: st, log: log, cfg: cfg.withDefaults(), now: now,
+		rooms: make(map[string]*roomHub),
+		conns: make(map[*conn]struct{}),
+	}
+}
+
+// Participant is an authorised member joining a room.
+type Participant struct {
+	Room     string
+	Role     string
+	Seat     string
+	Gen      int64
+	Name     string
+	Template *templates.Template
+}
+
+// register adds c to the registry unless the hub is draining.
+func (h *Hub) register(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// join returns the room's hub, subscribing this node to the room when it is
+// the first local member. The subscription is confirmed before join returns,
+// so nothing committed afterwards can be missed.
+func (h *Hub) join(ctx context.Context, id string, tpl *templates.Template) (*roomHub, error) {
+	h.mu.Lock()
+	rh := h.rooms[id]
+	created := rh == nil
+	if created {
+		rh = &roomHub{h: h, id: id, tpl: tpl, conns: make(map[*conn]struct{}), ready: make(chan struct{})}
+		h.rooms[id] = rh
+	}
+	rh.refs++
+	h.mu.Unlock()
+
+	if created {
+		sub, err := h.st.Subscribe(ctx, id)
+		rh.sub, rh.err = sub, err
+		close(rh.ready)
+		if err == nil {
+			h.wg.Add(1)
+			go rh.run()
+		}
+	} else {
+		select {
+		case <-rh.ready:
+		case <-ctx.Done():
+			h.leave(rh)
+			return nil, ctx.Err()
+		}
+	}
+	if rh.err != nil {
+		h.leave(rh)
+		return nil, rh.err
+	}
+	return rh, nil
+}
+
+// leave drops one reference; the last one unsubscribes.
+func (h *Hub) leave(rh *roomHub) {
+	h.mu.Lock()
+	rh.refs--
+	last := rh.refs == 0
+	if last && h.rooms[rh.id] == rh {
+		delete(h.rooms, rh.id)
+	}
+	h.mu.Unlock()
+	if last && rh.sub != nil {
+		_ = rh.sub.Close()
+	}
+}
+
+// Shutdown stops accepting connections, lets every connection finish the
+// message it is handling, flushes what is queued for it, closes it with
+// 1001 (clients reconnect to another node and resume), and waits for all of
+// them until ctx ends.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.drain()
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.kill(closeGoingAway, "server shutting down")
+		}
+		return ctx.Err()
+	}
+}
+
+// Conns reports how many sockets this node serves.
+func (h *Hub) Conns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// DeleteRoom removes every key of the room and closes its sockets on every
+// node with 4004.
+func (h *Hub) DeleteRoom(ctx context.Context, id string, tpl *templates.Template) error {
+	return h.st.DeleteRoom(ctx, id, roomKeys(tpl), encodeBus(busHeader{Kind: kindDeleted}, nil))
+}
+
+// Rotate revokes every invite token of the room, closes the sockets that
+// used one (4003), and returns the new generation.
+func (h *Hub) Rotate(ctx context.Context, id string) (int64, error) {
+	gen, err := h.st.RotateGen(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if err := h.st.Publish(ctx, id, encodeBus(busHeader{Kind: kindRotated, Gen: gen}, nil)); err != nil {
+		return gen, err
+	}
+	return gen, nil
+}
+
+// CreateRoom stores a new room in its initial state.
+func (h *Hub) CreateRoom(ctx context.Context, id string, tpl *templates.Template, mode room.Mode, names map[string]string) error {
+	now := h.now()
+	st := room.New(tpl, mode, now)
+	return h.st.CreateRoom(ctx, id, tpl.ID, string(mode), now, mustJSON(st), mustJSON(names), roomKeys(tpl))
+}
+
+func roomKeys(tpl *templates.Template) []string { return room.TextKeys(tpl) }
