@@ -43,25 +43,25 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
 	}
 
 	s := &server{}
-	opts := &redis.UniversalOptions{}
+	// Every deployment ends up behind the same UniversalClient interface,
+	// so the store has one code path for all three.
 	switch {
 	case len(cfg.ClusterAddrs) > 0:
-		opts.Addrs, opts.IsClusterMode = cfg.ClusterAddrs, true
+		s.rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: cfg.ClusterAddrs, IsClusterMode: true})
 	case cfg.RedisURL != "":
 		ro, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL is not a redis:// URL: %w", err)
+			return nil, fmt.Errorf("REDIS_URL is not a redis:// or unix:// URL: %w", err)
 		}
-		opts.Addrs, opts.Username, opts.Password, opts.DB, opts.TLSConfig = []string{ro.Addr}, ro.Username, ro.Password, ro.DB, ro.TLSConfig
+		s.rdb = redis.NewClient(ro)
 	default:
 		s.embedded = miniredis.NewMiniRedis()
 		if err := s.embedded.Start(); err != nil {
 			return nil, fmt.Errorf("starting the embedded store: %w", err)
 		}
-		opts.Addrs = []string{s.embedded.Addr()}
+		s.rdb = redis.NewClient(&redis.Options{Addr: s.embedded.Addr()})
 		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY store. Every room is lost when this process stops, and only this one node can serve them. Set REDIS_URL for real use.")
 	}
-	s.rdb = redis.NewUniversalClient(opts)
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.close()
 		return nil, fmt.Errorf("connecting to Redis: %w", err)
