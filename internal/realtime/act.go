@@ -3,8 +3,6 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"sync"
-	"time"
 
 	"repairroom/internal/protocol"
 	"repairroom/internal/room"
@@ -53,66 +51,4 @@ func (c *conn) act(ctx context.Context, m protocol.In) error {
 		}
 	}
 	return protocol.Errorf(protocol.CodeUnavailable, "the room is changing too fast; nothing was changed; try again")
-}
-
-// presenceThrottle coalesces cursor moves: at most one broadcast per
-// interval, and the last position is always sent.
-type presenceThrottle struct {
-	mu      sync.Mutex
-	last    time.Time
-	pending *protocol.Member
-	timer   *time.Timer
-	stopped bool
-}
-
-func (t *presenceThrottle) stop() {
-	t.mu.Lock()
-	t.stopped = true
-	if t.timer != nil {
-		t.timer.Stop()
-	}
-	t.mu.Unlock()
-}
-
-func (c *conn) presenceMoved(field *string, sel []int64) {
-	m := protocol.Member{ID: c.id, Role: c.p.Role, Name: c.p.Name, Field: field, Sel: sel}
-	t := &c.presence
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stopped {
-		return
-	}
-	wait := c.h.cfg.PresenceEvery - time.Since(t.last)
-	if wait <= 0 && t.timer == nil {
-		t.last = time.Now()
-		go c.publishPresence(m)
-		return
-	}
-	t.pending = &m
-	if t.timer == nil {
-		if wait < 0 {
-			wait = 0
-		}
-		t.timer = time.AfterFunc(wait, func() {
-			t.mu.Lock()
-			p := t.pending
-			t.pending, t.timer = nil, nil
-			t.last = time.Now()
-			stopped := t.stopped
-			t.mu.Unlock()
-			if p != nil && !stopped {
-				c.publishPresence(*p)
-			}
-		})
-	}
-}
-
-func (c *conn) publishPresence(m protocol.Member) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	m.Seen = time.Now().UnixMilli()
-	if _, err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(m)); err != nil {
-		return // presence is best effort
-	}
-	_ = c.h.st.Publish(ctx, c.p.Room, encodeBus(busHeader{Kind: kindPresence}, mustJSON(m)))
 }

@@ -52,7 +52,7 @@ type conn struct {
 	lastRefill  time.Time
 	dropped     int
 	lastLimited time.Time
-	presence    presenceThrottle
+	presence    presence
 }
 
 func newConnID() string {
@@ -211,6 +211,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 		send: make(chan []byte, h.cfg.SendQueue),
 		done: make(chan struct{}),
 	}
+	c.presence.cur = protocol.Member{ID: c.id, Role: p.Role, Name: p.Name}
 	if !h.register(c) {
 		c.closeSocket(closeGoingAway, "server shutting down")
 		return

@@ -107,8 +107,10 @@ func (c *conn) sendWelcome() (int, error) {
 			w.Fields[k] = protocol.FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text}
 		}
 	}
-	me := protocol.Member{ID: c.id, Role: c.p.Role, Name: c.p.Name, Seen: time.Now().UnixMilli()}
-	all, err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(me))
+	if err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(c.presence.record())); err != nil {
+		return 1011, err
+	}
+	all, err := c.h.st.Presence(ctx, c.p.Room)
 	if err != nil {
 		return 1011, err
 	}
@@ -118,9 +120,6 @@ func (c *conn) sendWelcome() (int, error) {
 	c.publishMembers(ctx)
 	return 0, nil
 }
-
-// presenceTTL: records not refreshed for this long are from a dead node.
-const presenceTTL = 2 * time.Minute
 
 func liveMembers(all map[string]string, now time.Time) []protocol.Member {
 	out := make([]protocol.Member, 0, len(all))

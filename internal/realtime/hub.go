@@ -155,8 +155,10 @@ func (h *Hub) join(ctx context.Context, id string, tpl *templates.Template) (*ro
 		rh.sub, rh.err = sub, err
 		close(rh.ready)
 		if err == nil {
-			h.wg.Add(1)
+			rh.stop = make(chan struct{})
+			h.wg.Add(2)
 			go rh.run()
+			go rh.heartbeat(rh.stop)
 		}
 	} else {
 		select {
@@ -183,6 +185,7 @@ func (h *Hub) leave(rh *roomHub) {
 	}
 	h.mu.Unlock()
 	if last && rh.sub != nil {
+		close(rh.stop)
 		_ = rh.sub.Close()
 	}
 }

@@ -21,7 +21,8 @@ type roomHub struct {
 	sub   *store.Subscription
 	err   error
 	ready chan struct{}
-	refs  int // guarded by h.mu
+	stop  chan struct{} // closed when the last local member leaves
+	refs  int           // guarded by h.mu
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}

@@ -74,20 +74,27 @@ func (s *Subscription) Close() error { return s.ps.Close() }
 
 // Presence: ephemeral, one hash entry per connection.
 
-// SetPresence stores a member's presence record and returns all records.
-func (s *Store) SetPresence(ctx context.Context, id, member string, rec []byte) (map[string]string, error) {
+// SetPresence stores a member's presence record.
+func (s *Store) SetPresence(ctx context.Context, id, member string, rec []byte) error {
+	return s.RefreshPresence(ctx, id, map[string][]byte{member: rec})
+}
+
+// RefreshPresence stores several members' records in one round trip.
+func (s *Store) RefreshPresence(ctx context.Context, id string, recs map[string][]byte) error {
 	k := keys{id}.presence()
-	var all *redis.MapStringStringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k, member, rec)
+	args := make([]any, 0, 2*len(recs))
+	for m, r := range recs {
+		args = append(args, m, r)
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, args...)
 		p.PExpire(ctx, k, s.opt.TTL)
-		all = p.HGetAll(ctx, k)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: set presence: %w", err)
+		return fmt.Errorf("store: set presence: %w", err)
 	}
-	return all.Val(), nil
+	return nil
 }
 
 // RemovePresence drops a member.

@@ -163,7 +163,7 @@ func TestEveryKeyExpiresAndDeleteRemovesAll(t *testing.T) {
 	if ok, err := s.CommitState(ctx, "r", 0, []byte(`{"rev":1}`), []byte(`{"act":"x"}`), []byte("p")); !ok || err != nil {
 		t.Fatalf("commit: %v %v", ok, err)
 	}
-	if _, err := s.SetPresence(ctx, "r", "m1", []byte(`{}`)); err != nil {
+	if err := s.SetPresence(ctx, "r", "m1", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Touch(ctx, "r", fields); err != nil {

@@ -1,0 +1,125 @@
+package realtime
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"repairroom/internal/protocol"
+)
+
+// presence is one connection's cursor as others see it. Moves are
+// coalesced: at most one broadcast per interval, and the last position is
+// always sent. Publishes of one connection are serialised so they cannot
+// overtake each other.
+type presence struct {
+	mu      sync.Mutex
+	cur     protocol.Member
+	last    time.Time
+	timer   *time.Timer
+	stopped bool
+	pub     sync.Mutex // held while publishing
+}
+
+func (t *presence) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.mu.Unlock()
+}
+
+// record returns the current presence record with a fresh Seen.
+func (t *presence) record() protocol.Member {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.cur
+	m.Seen = time.Now().UnixMilli()
+	return m
+}
+
+func (c *conn) presenceMoved(field *string, sel []int64) {
+	t := &c.presence
+	t.mu.Lock()
+	if t.stopped {
+		t.mu.Unlock()
+		return
+	}
+	t.cur.Field, t.cur.Sel = field, sel
+	wait := c.h.cfg.PresenceEvery - time.Since(t.last)
+	if t.timer != nil {
+		t.mu.Unlock() // the timer will send the latest position
+		return
+	}
+	if wait > 0 {
+		t.timer = time.AfterFunc(wait, c.flushPresence)
+		t.mu.Unlock()
+		return
+	}
+	t.last = time.Now()
+	t.mu.Unlock()
+	c.publishPresence()
+}
+
+func (c *conn) flushPresence() {
+	t := &c.presence
+	t.mu.Lock()
+	t.timer = nil
+	t.last = time.Now()
+	stopped := t.stopped
+	t.mu.Unlock()
+	if !stopped {
+		c.publishPresence()
+	}
+}
+
+// publishPresence stores the record and tells every node. Presence is
+// best effort: a lost move is corrected by the next one.
+func (c *conn) publishPresence() {
+	t := &c.presence
+	t.pub.Lock()
+	defer t.pub.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m := t.record()
+	if err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(m)); err != nil {
+		return
+	}
+	_ = c.h.st.Publish(ctx, c.p.Room, encodeBus(busHeader{Kind: kindPresence}, mustJSON(m)))
+}
+
+// presenceInterval is how often a room hub refreshes the Seen time of its
+// connections; records older than presenceTTL are from a dead node.
+const (
+	presenceInterval = 30 * time.Second
+	presenceTTL      = 2 * time.Minute
+)
+
+// heartbeat keeps this node's members alive in the presence hash while
+// the room has local connections.
+func (rh *roomHub) heartbeat(stop <-chan struct{}) {
+	defer rh.h.wg.Done()
+	tick := time.NewTicker(presenceInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		conns, _ := rh.snapshot()
+		recs := make(map[string][]byte, len(conns))
+		for _, c := range conns {
+			recs[c.id] = mustJSON(c.presence.record())
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := rh.h.st.RefreshPresence(ctx, rh.id, recs); err != nil {
+			rh.h.log.Warn("refreshing presence failed", "room", rh.id, "err", err)
+		}
+		cancel()
+	}
+}
