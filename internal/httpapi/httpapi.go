@@ -387,17 +387,23 @@ func (a *api) originAllowed(c *fiber.Ctx) bool {
 
 // upgrade authorises a WebSocket request before the upgrade, so a refused
 // one gets a plain HTTP error a browser can show.
+//
+// A plain GET of the same URL answers whether the link works (401/404 with
+// a code, or 426 when it does): a browser cannot read the status of a
+// refused WebSocket upgrade, so the client asks this way before telling a
+// person their link is broken.
 func (a *api) upgrade(c *fiber.Ctx) error {
-	if !websocket.IsWebSocketUpgrade(c) {
-		return apiError(c, fiber.StatusUpgradeRequired, "upgrade_required", "this endpoint speaks WebSocket")
-	}
-	if !a.originAllowed(c) {
+	isUpgrade := websocket.IsWebSocketUpgrade(c)
+	if isUpgrade && !a.originAllowed(c) {
 		return apiError(c, fiber.StatusForbidden, "bad_origin", "this origin may not open a room connection")
 	}
 	id := strings.Clone(c.Params("id"))
 	z, err := a.authorize(c, id, strings.Clone(c.Query("token")))
 	if z == nil {
 		return err
+	}
+	if !isUpgrade {
+		return apiError(c, fiber.StatusUpgradeRequired, "upgrade_required", "this link works; this endpoint speaks WebSocket")
 	}
 	var names map[string]string
 	_ = json.Unmarshal(z.meta.Names, &names)

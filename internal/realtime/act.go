@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"repairroom/internal/protocol"
 	"repairroom/internal/room"
@@ -17,9 +18,15 @@ func (c *conn) act(ctx context.Context, m protocol.In) error {
 		return protocol.Errorf(protocol.CodeBadMessage, "act arguments: %v", err)
 	}
 	tpl, role := c.p.Template, room.Role(c.p.Role)
+	// Sign-offs, confirmations and reveals are checked against the
+	// current versions of the field's texts (both drafts of a reveal field).
 	var keys []string
-	if a.Field != "" && tplHasKey(tpl, a.Field) {
-		keys = []string{a.Field} // sign and confirm are checked against its version
+	if a.Field != "" {
+		for _, k := range room.TextKeys(tpl) {
+			if k == a.Field || strings.HasPrefix(k, a.Field+".") {
+				keys = append(keys, k)
+			}
+		}
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := c.h.st.Snapshot(ctx, c.p.Room, keys)

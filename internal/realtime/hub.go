@@ -248,6 +248,10 @@ func (h *Hub) Rotate(ctx context.Context, id string) (int64, error) {
 func (h *Hub) CreateRoom(ctx context.Context, id string, tpl *templates.Template, mode room.Mode, names map[string]string) error {
 	now := h.now()
 	st := room.New(tpl, mode, now)
+	st.Names = make(map[room.Role]string, len(names))
+	for seat, n := range names {
+		st.Names[room.Role(seat)] = n
+	}
 	return h.st.CreateRoom(ctx, id, tpl.ID, string(mode), now, mustJSON(st), mustJSON(names), roomKeys(tpl))
 }
 

@@ -82,6 +82,7 @@ type State struct {
 	Mirrors   map[string]Mark            `json:"mirrors,omitempty"`   // mirror field id -> the speaker's answer
 	Revealed  map[string]bool            `json:"revealed,omitempty"`  // reveal text key ("F.partner_a") -> revealed
 	Questions map[string][]Question      `json:"questions,omitempty"` // questions field id -> queue, in the order asked
+	Names     map[Role]string            `json:"names,omitempty"`     // display name of each seat, chosen at creation
 
 	Started time.Time  `json:"started"`
 	Ended   *time.Time `json:"ended,omitempty"`
@@ -153,6 +154,7 @@ func (s State) Clone() State {
 	c.Ready = maps.Clone(s.Ready)
 	c.Mirrors = maps.Clone(s.Mirrors)
 	c.Revealed = maps.Clone(s.Revealed)
+	c.Names = maps.Clone(s.Names)
 	if s.Values != nil {
 		c.Values = make(map[string]json.RawMessage, len(s.Values))
 		for k, v := range s.Values {

@@ -1,0 +1,496 @@
+// FieldSync keeps one text key in step with the server: the client side of
+// the @codemirror/collab protocol over our WebSocket (docs/protocol.md).
+//
+// Invariants, the ones the rest of the client relies on:
+//  - Updates are applied exactly once and in order: an `updates` message is
+//    cut to the versions we do not have yet; a message that starts beyond
+//    our version is a gap, which we fill with a `pull` instead of applying.
+//  - We push only when we are caught up with every version we know exists
+//    (`known`), and at most one push is in flight. A `behind` answer means
+//    "the missing updates follow": we wait for them, then push again (the
+//    collab plugin has rebased the unsent edits meanwhile).
+//  - Nothing local is dropped: unsent edits stay in the editor as collab's
+//    unconfirmed updates across disconnects, and across a `reset` / epoch
+//    change they are rebased onto the new document (see rebase.ts).
+//  - `saved` is true only when the server has echoed every local edit back
+//    (sendableUpdates is empty) and no push is pending.
+//
+// No DOM and no socket here: the state lives in a StateHost (an EditorView
+// when the field is on screen, a bare holder otherwise), messages go out
+// through `send`, and time comes from a Clock, so the machine is unit-tested.
+
+import { ChangeSet, EditorState, Extension, Text, Transaction, TransactionSpec } from "@codemirror/state";
+import { collab, getSyncedVersion, receiveUpdates, sendableUpdates } from "@codemirror/collab";
+import type { ClientMsg, FieldSnapshot, UpdatesMsg, WireUpdate } from "../types";
+import { rebaseOnto } from "./rebase";
+
+/** Where the field's EditorState lives. EditorView satisfies it. */
+export interface StateHost {
+  readonly state: EditorState;
+  dispatch(tr: Transaction): void;
+  setState(state: EditorState): void;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export interface FieldSyncOptions {
+  key: string;
+  /** The server's snapshot; null when the key is not readable yet (a hidden reveal draft). */
+  snapshot: FieldSnapshot | null;
+  /** Sends a message; returns false when there is no open connection. */
+  send: (msg: ClientMsg) => boolean;
+  nextId: () => string;
+  clock?: Clock;
+  clientID?: string;
+  /** Extra extensions for every state this field creates (editor look, listeners). */
+  extensions?: (sync: FieldSync) => Extension;
+  /** Called after anything visible changed: text, version, saved state, error. */
+  onChange?: (sync: FieldSync) => void;
+}
+
+/** How long we wait for updates the server promised (ack echo, `behind`) before pulling. */
+export const ECHO_WAIT_MS = 1500;
+/** A pull with no answer is repeated after this long. */
+export const PULL_RETRY_MS = 4000;
+/** A push with no answer is considered lost after this long. */
+export const PUSH_TIMEOUT_MS = 10000;
+/** Largest inserted text in one push (protocol limit). */
+export const MAX_PUSH_INSERT = 32768;
+
+/** Errors after which we wait, then try the push again. */
+const RETRY_AFTER: Record<string, number> = {
+  rate_limited: 2000,
+  unavailable: 2000,
+  locked: 8000,
+  on_break: 8000,
+  not_your_turn: 8000,
+  forbidden: 15000,
+  roles_unset: 8000,
+  bad_changes: 3000,
+  stale: 3000,
+};
+
+function randomID(): string {
+  return Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
+}
+
+class DetachedHost implements StateHost {
+  constructor(public state: EditorState) {}
+  dispatch(tr: Transaction): void {
+    this.state = tr.state;
+  }
+  setState(state: EditorState): void {
+    this.state = state;
+  }
+}
+
+function insertedLength(cs: ChangeSet): number {
+  let n = 0;
+  cs.iterChanges((_a, _b, _c, _d, ins) => (n += ins.length));
+  return n;
+}
+
+export class FieldSync {
+  readonly key: string;
+  readonly clientID: string;
+  /** The field's epoch; "" while unknown (a key that just became readable). */
+  epoch: string;
+  /** The highest version we know the server has. */
+  known: number;
+  /** The server's document at our synced version. */
+  private synced: Text;
+  private host: StateHost;
+  private detached: DetachedHost;
+  private connected = false;
+  private inflight: { id: string; version: number; remaining: number; at: number } | null = null;
+  private pullSentAt: number | null = null;
+  /** When behind `known`, pull only after this time (updates may be on their way). */
+  private expectBy = 0;
+  private blockedUntil = 0;
+  /** Send a pull before the next push: we may have missed something (lost push, bad_changes). */
+  private mustPull = false;
+  private timer: unknown = null;
+  private timerAt = Infinity;
+  private flushQueued = false;
+  private readonly clock: Clock;
+  private readonly opts: FieldSyncOptions;
+  /** Last push error still relevant to the user, or null. */
+  error: { code: string; message: string } | null = null;
+  /** False once the key is no longer readable (the server stopped sending it). */
+  readable: boolean;
+
+  constructor(opts: FieldSyncOptions) {
+    this.opts = opts;
+    this.key = opts.key;
+    this.clock = opts.clock ?? realClock;
+    this.clientID = opts.clientID ?? randomID();
+    const snap = opts.snapshot ?? { epoch: "", version: 0, text: "" };
+    this.readable = opts.snapshot !== null;
+    this.epoch = snap.epoch;
+    this.known = snap.version;
+    this.synced = Text.of(snap.text.split("\n"));
+    this.detached = new DetachedHost(this.makeState(this.synced, snap.version));
+    this.host = this.detached;
+  }
+
+  // ---- reading ----
+
+  get state(): EditorState {
+    return this.host.state;
+  }
+  get text(): string {
+    return this.state.doc.toString();
+  }
+  /** The version up to which the server confirmed our document. */
+  get version(): number {
+    return getSyncedVersion(this.state);
+  }
+  /** Local updates the server has not confirmed yet. */
+  get unsent(): number {
+    return sendableUpdates(this.state).length;
+  }
+  get saved(): boolean {
+    return this.connected && this.unsent === 0 && this.inflight === null && this.version >= this.known;
+  }
+  get pending(): boolean {
+    return this.inflight !== null;
+  }
+  /** How long the push in flight has waited for an answer (0 when none). */
+  pendingFor(now: number): number {
+    return this.inflight ? now - this.inflight.at : 0;
+  }
+
+  /** A fresh state for this field at `version`, with the host's extensions. */
+  makeState(doc: Text, version: number): EditorState {
+    return EditorState.create({
+      doc,
+      extensions: [collab({ startVersion: version, clientID: this.clientID }), this.opts.extensions?.(this) ?? []],
+    });
+  }
+
+  // ---- hosting ----
+
+  /** Moves the state into `host` (an EditorView created from `this.state`). */
+  attach(host: StateHost): void {
+    this.host = host;
+  }
+  /** Takes the state back from the view that is going away. */
+  detach(host: StateHost): void {
+    if (this.host !== host) return;
+    this.detached.state = host.state;
+    this.host = this.detached;
+  }
+
+  /** Applies a transaction (effects such as read-only or remote cursors) wherever the state lives. */
+  apply(spec: TransactionSpec): void {
+    this.host.dispatch(this.state.update(spec));
+  }
+
+  // ---- local side ----
+
+  /** Call after a local edit (the editor's update listener does). */
+  localChanged(): void {
+    if (this.error?.code === "too_large") this.error = null;
+    if (this.blockedUntil === Infinity) this.blockedUntil = 0;
+    this.queueFlush();
+    this.changed();
+  }
+
+  /** Room state changed (a lock, the floor, a break): retry a push an error held back. */
+  retry(): void {
+    if (this.blockedUntil && this.blockedUntil !== Infinity) this.blockedUntil = 0;
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** Does the next thing the protocol allows: pull a gap, or push unsent edits. */
+  flush(): void {
+    if (!this.connected || !this.readable) return;
+    const now = this.clock.now();
+    const v = this.version;
+    if (v < this.known) {
+      if (now < this.expectBy) {
+        this.wakeAt(this.expectBy);
+        return;
+      }
+      this.pull(v);
+      return;
+    }
+    if (this.inflight) {
+      this.wakeAt(this.inflight.at + PUSH_TIMEOUT_MS);
+      return;
+    }
+    if (this.mustPull) {
+      // Ask for anything we missed; the push below may then be answered
+      // `behind`, which is harmless (pushes are idempotent).
+      this.mustPull = false;
+      this.pullSentAt = null;
+      this.pull(v);
+    }
+    if (now < this.blockedUntil) {
+      if (this.blockedUntil !== Infinity) this.wakeAt(this.blockedUntil);
+      return;
+    }
+    const all = sendableUpdates(this.state);
+    if (!all.length) {
+      this.changed();
+      return;
+    }
+    const batch: WireUpdate[] = [];
+    let inserted = 0;
+    for (const u of all) {
+      const n = insertedLength(u.changes);
+      if (batch.length && (batch.length >= 100 || inserted + n > MAX_PUSH_INSERT)) break;
+      inserted += n;
+      batch.push({ clientID: u.clientID, changes: u.changes.toJSON() });
+    }
+    const id = this.opts.nextId();
+    const ok = this.opts.send({ t: "push", id, field: this.key, epoch: this.epoch, version: v, updates: batch });
+    if (!ok) return;
+    this.inflight = { id, version: v, remaining: batch.length, at: now };
+    this.wakeAt(now + PUSH_TIMEOUT_MS);
+    this.changed();
+  }
+
+  private pull(since: number): void {
+    const now = this.clock.now();
+    if (this.pullSentAt !== null && now - this.pullSentAt < PULL_RETRY_MS) {
+      this.wakeAt(this.pullSentAt + PULL_RETRY_MS);
+      return;
+    }
+    if (!this.opts.send({ t: "pull", field: this.key, epoch: this.epoch, since })) return;
+    this.pullSentAt = now;
+    this.wakeAt(now + PULL_RETRY_MS);
+  }
+
+  /** Makes sure flush runs again at `at` (one timer per field, the earliest wins). */
+  private wakeAt(at: number): void {
+    if (at >= this.timerAt && this.timer !== null) return;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      if (this.inflight && this.clock.now() >= this.inflight.at + PUSH_TIMEOUT_MS) {
+        // No answer: treat the push as lost. If it was stored, the pull below
+        // brings it back with our clientID and collab confirms it.
+        this.inflight = null;
+        this.mustPull = true;
+      }
+      this.flush();
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  private changed(): void {
+    this.opts.onChange?.(this);
+  }
+
+  // ---- connection ----
+
+  /** The socket closed: whatever was in flight is unknown until we resume. */
+  disconnected(): void {
+    this.connected = false;
+    this.inflight = null;
+    this.pullSentAt = null;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.changed();
+  }
+
+  /**
+   * A `welcome` arrived (first connect or resume) with the server's snapshot
+   * of this key, or null when the key is not readable for us now.
+   */
+  welcome(snap: FieldSnapshot | null): void {
+    this.connected = true;
+    this.inflight = null;
+    this.pullSentAt = null;
+    this.blockedUntil = 0;
+    this.error = null;
+    if (!snap) {
+      this.readable = false;
+      this.changed();
+      return;
+    }
+    this.readable = true;
+    const v = this.version;
+    if (snap.epoch !== this.epoch || snap.version < v || (snap.version === v && snap.text !== this.synced.toString())) {
+      this.resetTo(snap);
+    } else {
+      this.known = Math.max(this.known, snap.version);
+      this.expectBy = 0;
+    }
+    this.flush();
+    this.changed();
+  }
+
+  /** The key became readable while connected (e.g. a partner revealed it). */
+  becameReadable(): void {
+    if (this.readable) return;
+    this.readable = true;
+    this.connected = true;
+    this.pullSentAt = null;
+    this.pull(this.version);
+  }
+
+  // ---- server messages ----
+
+  updates(msg: UpdatesMsg): void {
+    const v = this.version;
+    if (msg.epoch !== this.epoch) {
+      if (this.epoch === "" && msg.from === 0 && v === 0 && this.synced.length === 0) {
+        this.epoch = msg.epoch; // first pull of a key we could not read before
+      } else {
+        // One of us is on an old epoch: a pull with ours settles it (the server
+        // answers `reset` if ours is the stale one, nothing new otherwise).
+        this.pullSentAt = null;
+        this.pull(v);
+        return;
+      }
+    }
+    const end = msg.from + msg.updates.length;
+    this.known = Math.max(this.known, end);
+    if (msg.from > v) {
+      // A gap: never apply out of order; fetch what is missing.
+      this.expectBy = 0;
+      this.flush();
+      return;
+    }
+    if (end <= v) {
+      this.flush();
+      return; // all seen before
+    }
+    const fresh = msg.updates.slice(v - msg.from);
+    let parsed: { clientID: string; changes: ChangeSet }[];
+    let synced = this.synced;
+    try {
+      parsed = fresh.map((u) => ({ clientID: u.clientID, changes: ChangeSet.fromJSON(u.changes) }));
+      for (const u of parsed) synced = u.changes.apply(synced);
+    } catch {
+      this.resync();
+      return;
+    }
+    const own = parsed.filter((u) => u.clientID === this.clientID).length;
+    this.synced = synced;
+    this.host.dispatch(receiveUpdates(this.state, parsed));
+    if (this.inflight) {
+      this.inflight.remaining -= own;
+      if (this.inflight.remaining <= 0) this.inflight = null;
+    }
+    if (this.version >= this.known) this.pullSentAt = null;
+    this.flush();
+    this.changed();
+  }
+
+  ack(msg: { re?: string; version: number }): void {
+    this.known = Math.max(this.known, msg.version);
+    if (this.inflight && (msg.re === undefined || msg.re === this.inflight.id)) {
+      this.inflight = null;
+      this.error = null;
+      // The echo (our own updates in an `updates` message) confirms them; give it a moment.
+      this.expectBy = this.clock.now() + ECHO_WAIT_MS;
+    }
+    this.flush();
+    this.changed();
+  }
+
+  behind(msg: { re?: string; version: number }): void {
+    this.known = Math.max(this.known, msg.version);
+    if (this.inflight && (msg.re === undefined || msg.re === this.inflight.id)) {
+      this.inflight = null;
+      this.expectBy = this.clock.now() + ECHO_WAIT_MS;
+    }
+    this.flush();
+    this.changed();
+  }
+
+  reset(msg: { epoch: string; version: number; text: string }): void {
+    this.readable = true; // a snapshot is only ever sent to a reader, over an open socket
+    this.connected = true;
+    this.resetTo(msg);
+    this.flush();
+    this.changed();
+  }
+
+  heads(head: { epoch: string; version: number }): void {
+    if (head.epoch !== this.epoch) {
+      this.pullSentAt = null;
+      this.pull(this.version);
+      return;
+    }
+    this.known = Math.max(this.known, head.version);
+    this.expectBy = 0;
+    this.flush();
+  }
+
+  /** An `error` answered our push `re`. Returns false if `re` was not ours. */
+  pushError(re: string, code: string, message: string): boolean {
+    if (!this.inflight || this.inflight.id !== re) return false;
+    this.inflight = null;
+    this.error = { code, message };
+    const now = this.clock.now();
+    if (code === "too_large") {
+      this.blockedUntil = Infinity; // until the next local edit
+    } else {
+      this.blockedUntil = now + (RETRY_AFTER[code] ?? 5000);
+      // Our view of the document may be off: fetch what we may have missed.
+      if (code === "bad_changes") this.mustPull = true;
+    }
+    this.flush();
+    this.changed();
+    return true;
+  }
+
+  /** Our document cannot take the server's updates: ask for a snapshot. */
+  private resync(): void {
+    // A pull with an epoch the server cannot have is answered with `reset`.
+    const v = this.version;
+    this.opts.send({ t: "pull", field: this.key, epoch: `resync-${this.epoch}`, since: v });
+    this.pullSentAt = this.clock.now();
+  }
+
+  /** Replaces the document with the server's and rebases the unsent local edits on it. */
+  private resetTo(snap: { epoch: string; version: number; text: string }): void {
+    const unsent = sendableUpdates(this.state).map((u) => u.changes);
+    const target = Text.of(snap.text.split("\n"));
+    let rebased: ChangeSet | null = null;
+    try {
+      rebased = rebaseOnto(this.synced, unsent, target);
+    } catch {
+      rebased = null;
+    }
+    const head = this.state.selection.main.head;
+    this.epoch = snap.epoch;
+    this.known = snap.version;
+    this.synced = target;
+    this.inflight = null;
+    this.pullSentAt = null;
+    this.expectBy = 0;
+    this.host.setState(this.makeState(target, snap.version));
+    if (rebased) {
+      // filter: false — the rebased words must not be refused by an editor filter.
+      this.host.dispatch(this.state.update({ changes: rebased, filter: false }));
+    }
+    const len = this.state.doc.length;
+    this.host.dispatch(this.state.update({ selection: { anchor: Math.min(head, len) } }));
+  }
+}

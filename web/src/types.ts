@@ -1,0 +1,314 @@
+// Wire types shared with the server (docs/protocol.md). Every name the
+// client reads from or writes to the server lives in this file, so a rename
+// on the server is a change here only.
+
+/** A seat in the room. */
+export type Role = "partner_a" | "partner_b" | "moderator";
+export type PartnerRole = "partner_a" | "partner_b";
+export const PARTNERS: readonly PartnerRole[] = ["partner_a", "partner_b"];
+
+/** Who may write a field: a seat, both partners, or a template role id (e.g. "hurt"). */
+export type Owner = string;
+
+export type FieldKind = "text" | "scale" | "choice" | "agreement" | "mirror" | "reveal" | "questions";
+
+export interface Hint {
+  phrases: string[];
+  message: string;
+}
+
+export interface FieldDef {
+  id: string;
+  label: string;
+  prompt?: string;
+  owner: Owner;
+  kind: FieldKind;
+  min?: number;
+  max?: number;
+  options?: string[];
+  multi?: boolean;
+  /** mirror: the role whose words are mirrored and who confirms; questions: unused. */
+  speaker?: Owner;
+  /** questions: the role that answers (the owner asks). */
+  answerer?: Owner;
+  hints?: Hint[];
+}
+
+export interface StageDef {
+  id: string;
+  title: string;
+  guidance?: string;
+  turnTaking?: boolean;
+  fields: FieldDef[];
+}
+
+export interface TemplateRole {
+  id: string;
+  label: string;
+  question?: string;
+}
+
+export interface Template {
+  id: string;
+  title: string;
+  summary: string;
+  roles?: TemplateRole[];
+  stages: StageDef[];
+}
+
+/** GET /api/templates items (stages without fields). */
+export interface TemplateSummary {
+  id: string;
+  title: string;
+  summary: string;
+  roles?: TemplateRole[];
+  stages?: { id: string; title: string }[];
+}
+
+export interface BreakInfo {
+  by: string;
+  started: string;
+  until: string;
+  reason?: string;
+}
+
+export interface BreakRequest {
+  by: string;
+  at: string;
+  reason?: string;
+}
+
+export interface Mark {
+  by: string;
+  at: string;
+  version: number;
+}
+
+export interface MirrorMark extends Mark {
+  status: "yes" | "again";
+}
+
+export interface Question {
+  id: string;
+  text: string;
+  answer?: string;
+  status: "open" | "answered" | "notnow";
+  askedAt?: string;
+}
+
+export type Value = number | string | string[];
+
+export interface RoomState {
+  rev: number;
+  template: string;
+  mode: "guided" | "self";
+  stage: string;
+  locked: Record<string, boolean>;
+  floor: "" | PartnerRole;
+  break: BreakInfo | null;
+  breakRequest: BreakRequest | null;
+  roles: Record<string, PartnerRole>;
+  ready: Partial<Record<PartnerRole, boolean>>;
+  values: Record<string, Value>;
+  signs: Record<string, Partial<Record<PartnerRole, Mark>>>;
+  mirrors: Record<string, MirrorMark>;
+  /** Keys "fieldId.partner_a" → true once that partner revealed their draft. */
+  revealed: Record<string, boolean>;
+  questions: Record<string, Question[]>;
+  /** Optional display names per seat, if the server sends them. */
+  names?: Partial<Record<Role, string>>;
+  started?: string;
+  ended?: string | null;
+}
+
+export interface Me {
+  id: string;
+  role: Role;
+  name?: string;
+}
+
+export interface Member {
+  id: string;
+  role: Role;
+  name?: string;
+  field?: string | null;
+  sel?: [number, number] | null;
+}
+
+export interface FieldSnapshot {
+  epoch: string;
+  version: number;
+  text: string;
+}
+
+/** An update as it travels: `changes` is ChangeSet.toJSON(). */
+export interface WireUpdate {
+  clientID: string;
+  changes: unknown;
+}
+
+// ---- server → client ----
+
+export interface WelcomeMsg {
+  t: "welcome";
+  v: number;
+  me: Me;
+  room: RoomState;
+  template: Template;
+  fields: Record<string, FieldSnapshot>;
+  members: Member[];
+}
+export interface UpdatesMsg {
+  t: "updates";
+  re?: string;
+  field: string;
+  epoch: string;
+  from: number;
+  updates: WireUpdate[];
+}
+export interface AckMsg {
+  t: "ack";
+  re?: string;
+  field: string;
+  version: number;
+}
+export interface BehindMsg {
+  t: "behind";
+  re?: string;
+  field: string;
+  version: number;
+}
+export interface ResetMsg {
+  t: "reset";
+  re?: string;
+  field: string;
+  epoch: string;
+  version: number;
+  text: string;
+}
+export interface HeadsMsg {
+  t: "heads";
+  fields: Record<string, { epoch: string; version: number }>;
+}
+export interface RoomMsg {
+  t: "room";
+  room: RoomState;
+  event?: { act?: string; by?: string; [k: string]: unknown };
+  /** If the server sends new readable fields with the room (e.g. after a reveal). */
+  fields?: Record<string, FieldSnapshot>;
+}
+export interface OkMsg {
+  t: "ok";
+  re: string;
+}
+export interface MembersMsg {
+  t: "members";
+  members: Member[];
+}
+export interface PresenceMsg {
+  t: "presence";
+  member: Member;
+}
+export interface ErrorMsg {
+  t: "error";
+  re?: string;
+  code: string;
+  message: string;
+}
+
+export type ServerMsg =
+  | WelcomeMsg
+  | UpdatesMsg
+  | AckMsg
+  | BehindMsg
+  | ResetMsg
+  | HeadsMsg
+  | RoomMsg
+  | OkMsg
+  | MembersMsg
+  | PresenceMsg
+  | ErrorMsg;
+
+// ---- client → server ----
+
+export interface PushMsg {
+  t: "push";
+  id: string;
+  field: string;
+  epoch: string;
+  version: number;
+  updates: WireUpdate[];
+}
+export interface PullMsg {
+  t: "pull";
+  id?: string;
+  field: string;
+  epoch: string;
+  since: number;
+}
+export interface PresenceOut {
+  t: "presence";
+  field: string | null;
+  sel: [number, number] | null;
+}
+export interface ActMsg {
+  t: "act";
+  id: string;
+  act: string;
+  [arg: string]: unknown;
+}
+export type ClientMsg = PushMsg | PullMsg | PresenceOut | ActMsg;
+
+/** Close codes after which the client stops reconnecting (protocol.md). */
+export const FATAL_CLOSE: Record<number, string> = {
+  4001: "This link no longer works.",
+  4003: "This link was replaced by a new one.",
+  4004: "This room was deleted.",
+};
+
+/** Protocol limits the client respects before sending. */
+export const LIMITS = {
+  updatesPerPush: 100,
+  fieldChars: 65536,
+};
+
+/** The text keys of a field: reveal fields have one per partner. */
+export function textKeys(f: FieldDef): string[] {
+  switch (f.kind) {
+    case "text":
+    case "agreement":
+    case "mirror":
+      return [f.id];
+    case "reveal":
+      return [`${f.id}.partner_a`, `${f.id}.partner_b`];
+    default:
+      return [];
+  }
+}
+
+/** Key of room.revealed for a reveal field's partner draft (same as its text key). */
+export function revealKey(fieldId: string, p: PartnerRole): string {
+  return `${fieldId}.${p}`;
+}
+
+// ---- HTTP API ----
+
+export interface CreateRoomReq {
+  template: string;
+  mode: "guided" | "self";
+  names?: Partial<Record<Role, string>>;
+}
+export interface InviteLink {
+  role: Role;
+  label: string;
+  url: string;
+}
+export interface CreateRoomResp {
+  id: string;
+  expires: string;
+  links: InviteLink[];
+}
+export interface ApiError {
+  code: string;
+  message: string;
+}
