@@ -15,6 +15,7 @@ type config struct {
 	ClusterAddrs   []string
 	Secret         []byte // nil: generate one and warn
 	AllowedOrigins []string
+	TrustedProxies []string
 	RoomTTL        time.Duration
 	ShutdownWait   time.Duration
 }
@@ -47,6 +48,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if s := getenv("ALLOWED_ORIGINS"); s != "" {
 		c.AllowedOrigins = splitList(s)
+	}
+	if s := getenv("TRUSTED_PROXIES"); s != "" {
+		c.TrustedProxies = splitList(s)
 	}
 	if s := getenv("ROOM_TTL"); s != "" {
 		d, err := time.ParseDuration(s)

@@ -73,7 +73,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
 	s.hub = realtime.New(st, log, realtime.DefaultConfig(), nil)
 	s.app = httpapi.New(httpapi.Deps{
 		Store: st, Hub: s.hub, Templates: tpls, Signer: signer, Log: log, Web: web.Dist(),
-		AllowedOrigins: cfg.AllowedOrigins, TokenTTL: cfg.RoomTTL,
+		AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies, TokenTTL: cfg.RoomTTL,
 	})
 	return s, nil
 }

@@ -38,6 +38,9 @@ type Deps struct {
 	AllowedOrigins []string
 	TokenTTL       time.Duration // invite link lifetime
 	CreatePerMin   int           // rooms one IP may create per minute
+	// TrustedProxies may set X-Forwarded-For (a load balancer in front);
+	// without them the client IP is the peer address.
+	TrustedProxies []string
 	Now            func() time.Time
 }
 
@@ -58,6 +61,11 @@ func New(d Deps) *fiber.App {
 		ErrorHandler:          a.errorHandler,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// The per-IP room limit needs the real client address behind a
+		// load balancer, and only a trusted one may say what it is.
+		EnableTrustedProxyCheck: len(d.TrustedProxies) > 0,
+		TrustedProxies:          d.TrustedProxies,
+		ProxyHeader:             proxyHeader(d.TrustedProxies),
 	})
 	app.Use(a.recover, a.accessLog, a.securityHeaders)
 
@@ -87,6 +95,13 @@ func New(d Deps) *fiber.App {
 	}))
 	a.mountWeb(app)
 	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 func apiError(c *fiber.Ctx, status int, code, msg string) error {
