@@ -38,6 +38,7 @@ type Options struct {
 	AllowedOrigins []string
 	Now            func() time.Time
 	StoreOptions   *store.Options
+	CreatePerMin   int // rooms one address may create per minute (default: plenty)
 }
 
 // Node is one running server.
@@ -88,10 +89,13 @@ func Start(t testing.TB, rdb redis.UniversalClient, o Options) *Node {
 	log := slog.New(slog.NewTextHandler(n.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n.Store = store.New(rdb, sopt)
 	n.Hub = realtime.New(n.Store, log, o.Realtime, o.Now)
+	if o.CreatePerMin == 0 {
+		o.CreatePerMin = 1000
+	}
 	n.App = httpapi.New(httpapi.Deps{
 		Store: n.Store, Hub: n.Hub, Templates: tpls, Signer: signer, Log: log,
 		Web:            fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>test</title>")}},
-		AllowedOrigins: o.AllowedOrigins, TokenTTL: 24 * time.Hour, CreatePerMin: 1000, Now: o.Now,
+		AllowedOrigins: o.AllowedOrigins, TokenTTL: 24 * time.Hour, CreatePerMin: o.CreatePerMin, Now: o.Now,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
