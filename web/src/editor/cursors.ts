@@ -18,15 +18,26 @@ export interface RemoteCursor {
 /** Replaces the remote cursors shown in this editor. */
 export const setRemoteCursors = StateEffect.define<RemoteCursor[]>();
 
+/** A shown cursor: `at` is where its person last put it (before local mapping). */
+interface ShownCursor extends RemoteCursor {
+  at: string;
+}
+
+/**
+ * The caret with its name tag. The tag would cover the line above, so it
+ * shows only while its person moves or types, then fades (styles.css): a
+ * new `at` makes a new widget, whose tag shows again.
+ */
 class CaretWidget extends WidgetType {
   constructor(
     readonly name: string,
     readonly tone: string,
+    readonly at: string,
   ) {
     super();
   }
   eq(other: CaretWidget): boolean {
-    return other.name === this.name && other.tone === this.tone;
+    return other.name === this.name && other.tone === this.tone && other.at === this.at;
   }
   toDOM(): HTMLElement {
     const caret = document.createElement("span");
@@ -47,19 +58,19 @@ function clamp(n: number, len: number): number {
   return Math.max(0, Math.min(len, n | 0));
 }
 
-function build(cursors: readonly RemoteCursor[]): DecorationSet {
+function build(cursors: readonly ShownCursor[]): DecorationSet {
   const ranges: Range<Decoration>[] = [];
   for (const c of cursors) {
     const from = Math.min(c.anchor, c.head);
     const to = Math.max(c.anchor, c.head);
     if (from < to) ranges.push(Decoration.mark({ class: `rr-remote-sel rr-tone-${c.tone}` }).range(from, to));
-    ranges.push(Decoration.widget({ widget: new CaretWidget(c.name, c.tone), side: 1 }).range(c.head));
+    ranges.push(Decoration.widget({ widget: new CaretWidget(c.name, c.tone, c.at), side: 1 }).range(c.head));
   }
   return Decoration.set(ranges, true);
 }
 
 interface CursorState {
-  cursors: RemoteCursor[];
+  cursors: ShownCursor[];
   deco: DecorationSet;
 }
 
@@ -79,7 +90,7 @@ export const remoteCursorField = StateField.define<CursorState>({
     for (const e of tr.effects) {
       if (e.is(setRemoteCursors)) {
         const len = tr.newDoc.length;
-        cursors = e.value.map((c) => ({ ...c, anchor: clamp(c.anchor, len), head: clamp(c.head, len) }));
+        cursors = e.value.map((c) => ({ ...c, anchor: clamp(c.anchor, len), head: clamp(c.head, len), at: `${c.anchor}:${c.head}` }));
         dirty = true;
       }
     }

@@ -57,6 +57,7 @@ class EditorBox {
   private badge: HTMLElement;
   private why: HTMLElement;
   private saved: HTMLElement;
+  private foot: HTMLElement;
   private hints: HTMLElement;
   private handle: EditorHandle | null = null;
   private missing: HTMLElement;
@@ -75,13 +76,14 @@ class EditorBox {
     this.saved = h("span", { class: "saved", "data-testid": `saved-${key}` });
     this.hints = h("div", { class: "hints", "aria-live": "polite" });
     this.missing = h("p", { class: "muted placeholder-note" });
+    this.foot = h("div", { class: "field-foot" }, this.why, this.saved);
     this.el = h(
       "div",
       { class: "editor-box" },
       h("div", { class: "editor-head" }, opts.caption ? h("span", { class: "caption" }, opts.caption) : null, this.badge),
       this.wrap,
       this.missing,
-      h("div", { class: "field-foot" }, this.why, this.saved),
+      this.foot,
       this.hints,
     );
     this.update();
@@ -106,6 +108,8 @@ class EditorBox {
     setText(this.badge, who.length ? writerLabel(ctx, who) : "Opens once the roles are chosen");
     this.badge.className = `writer-badge ${toneClass(who)}`;
     toggleClass(this.wrap, "readonly", !verdict.ok);
+    // The foot only ever speaks to a writer of this field: no empty gap for the others.
+    setHidden(this.foot, !who.includes(ctx.me.role));
     setText(this.why, !verdict.ok && who.includes(ctx.me.role) ? verdict.why : "");
 
     // Save state: "Saved" only once the server echoed everything back.
