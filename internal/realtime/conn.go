@@ -44,6 +44,7 @@ type conn struct {
 	pending   [][]byte // messages that arrived before the welcome
 	done      chan struct{}
 	finished  bool // the handler returned: ws belongs to the pool again
+	draining  bool // Shutdown expired the read deadline: never extend it again
 	closeCode int
 	closeText string
 
@@ -126,8 +127,21 @@ func (c *conn) kill(code int, text string) {
 func (c *conn) drain() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.draining = true
 	if !c.finished {
 		_ = c.ws.SetReadDeadline(time.Now())
+	}
+}
+
+// extendRead pushes the read deadline PongWait ahead, unless the
+// connection is draining: then the expired deadline must stay, or a busy
+// client (whose frames are already buffered, or whose pongs arrive) would
+// keep the socket open until Shutdown gives up.
+func (c *conn) extendRead() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.draining && !c.finished {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
 	}
 }
 
@@ -220,9 +234,10 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	defer c.finish()
 
 	ws.SetReadLimit(protocol.MaxMessage)
-	_ = ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	c.extendRead()
 	ws.SetPongHandler(func(string) error {
-		return ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+		c.extendRead()
+		return nil
 	})
 
 	var writer sync.WaitGroup
@@ -257,7 +272,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 			c.readFailed(err)
 			return
 		}
-		_ = ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+		c.extendRead()
 		if !c.allow() {
 			continue
 		}

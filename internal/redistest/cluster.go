@@ -43,20 +43,26 @@ func Cluster(t testing.TB) redis.UniversalClient {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true})
-	t.Cleanup(func() { _ = c.Close() })
-	// The cluster is usable once every slot is served.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		info, err := c.ClusterInfo(context.Background()).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			break
+	// Every node must see every slot served before the cluster is usable;
+	// asking one node is not enough.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range addrs {
+		n := redis.NewClient(&redis.Options{Addr: addr})
+		for {
+			info, err := n.ClusterInfo(context.Background()).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = n.Close()
+				t.Fatalf("redistest: cluster node %s not ready: %v %s", addr, err, info)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redistest: cluster not ready: %v %s", err, info)
-		}
-		time.Sleep(50 * time.Millisecond)
+		_ = n.Close()
 	}
+	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true, MaxRedirects: 16})
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

@@ -1,0 +1,323 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"repairroom/internal/changeset"
+)
+
+// localUpdate is an edit the server has not confirmed yet: @codemirror/
+// collab's LocalUpdate without the transaction.
+type localUpdate struct {
+	clientID string
+	changes  changeset.ChangeSet
+	raw      []byte // canonical JSON of changes, as the server will echo it
+}
+
+// doc is one collaborative text as this client holds it.
+//
+// Invariants (checked by the tests after every step): pending[0] applies to
+// confirmed, each pending update applies to the result of the one before,
+// and text is confirmed with every pending update applied. confirmed is the
+// server's text at version under epoch.
+type doc struct {
+	key       string
+	epoch     string
+	version   int64
+	confirmed string
+	text      string
+	pending   []localUpdate
+	readable  bool // the last welcome listed it
+
+	// Push bookkeeping: at most one push in flight.
+	inFlight     string // id of the push in flight, "" when none
+	inFlightN    int    // how many pending updates it carries
+	inFlightBase int64  // the version it was made at
+	inFlightAt   time.Time
+	// After an ack, the acknowledged updates stay pending until their echo
+	// confirms them; ackedN of them, pushed at ackedBase.
+	ackedBase int64
+	ackedN    int
+	// waitFor gates the next push: after an ack or behind, the updates up
+	// to the version the server reported must arrive first (our echo, or
+	// what we missed); pushing before would only be answered behind.
+	waitFor int64
+	// expect is a version the server reported (ack, behind, welcome): the
+	// updates up to it are on their way. If none arrives for stallAfter,
+	// the field is pulled.
+	expect     int64
+	progressAt time.Time // last time version moved or a wait began
+	// dropped is the highest version of an update dropped because it came
+	// after a gap: it will not come again unless pulled.
+	dropped    int64
+	pulling    string // id of the pull in flight
+	pullAt     time.Time
+	refused    *ServerError // the last push was refused; cleared by Sync and by room changes
+	retryAfter time.Time    // storage was unavailable: push again after this
+}
+
+func newDoc(key string, snap FieldSnapshot) *doc {
+	return &doc{key: key, epoch: snap.Epoch, version: snap.Version, confirmed: snap.Text, text: snap.Text, readable: true}
+}
+
+// replaceSet builds the change set that replaces del units at pos with
+// insert in a document of docLen UTF-16 units, and its canonical JSON.
+func replaceSet(docLen, pos, del int, insert string) (changeset.ChangeSet, []byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	sep := func() {
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+	}
+	if pos > 0 {
+		fmt.Fprintf(&b, "%d", pos)
+	}
+	if del > 0 || insert != "" {
+		sep()
+		fmt.Fprintf(&b, "[%d", del)
+		if insert != "" {
+			for _, line := range strings.Split(insert, "\n") {
+				s, err := json.Marshal(line)
+				if err != nil {
+					return changeset.ChangeSet{}, nil, err
+				}
+				b.WriteByte(',')
+				b.Write(s)
+			}
+		}
+		b.WriteByte(']')
+	}
+	if rest := docLen - pos - del; rest > 0 {
+		sep()
+		fmt.Fprintf(&b, "%d", rest)
+	}
+	b.WriteByte(']')
+	cs, err := changeset.Parse(b.Bytes())
+	if err != nil {
+		return changeset.ChangeSet{}, nil, err
+	}
+	raw, err := cs.MarshalJSON()
+	return cs, raw, err
+}
+
+// ErrBadEdit is returned by Edit for a range outside the text or one that
+// splits a character.
+var ErrBadEdit = errors.New("client: edit out of range")
+
+// edit records a local change (UTF-16 positions on the local text).
+func (d *doc) edit(clientID string, pos, del int, insert string) error {
+	insert = changeset.NormalizeLineBreaks(insert)
+	if !utf8.ValidString(insert) {
+		return fmt.Errorf("%w: the inserted text is not valid UTF-8", ErrBadEdit)
+	}
+	units := utf16.Encode([]rune(d.text))
+	n := len(units)
+	if pos < 0 || del < 0 || pos > n || del > n-pos {
+		return fmt.Errorf("%w: %d+%d on a text of %d units", ErrBadEdit, pos, del, n)
+	}
+	if splitsPair(units, pos) || splitsPair(units, pos+del) {
+		return fmt.Errorf("%w: %d+%d splits a surrogate pair", ErrBadEdit, pos, del)
+	}
+	if del == 0 && insert == "" {
+		return nil
+	}
+	cs, raw, err := replaceSet(n, pos, del, insert)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadEdit, err)
+	}
+	text, err := cs.Apply(d.text)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadEdit, err)
+	}
+	d.text = text
+	d.pending = append(d.pending, localUpdate{clientID: clientID, changes: cs, raw: raw})
+	return nil
+}
+
+func splitsPair(units []uint16, i int) bool {
+	return i > 0 && i < len(units) && isHigh(units[i-1]) && isLow(units[i])
+}
+
+// received is a decoded remote update in a batch.
+type received struct {
+	clientID string
+	changes  changeset.ChangeSet
+	raw      []byte
+}
+
+// ownConfirmation is one of our updates the server echoed back.
+type ownConfirmation struct {
+	version int64 // the version it produced
+	update  localUpdate
+}
+
+// errMismatch means an update does not fit the confirmed text: the client
+// and the server disagree, and only a snapshot can mend it.
+var errMismatch = errors.New("client: update does not fit the confirmed text")
+
+// receive applies updates ups, of which the first took the field from
+// version from, following @codemirror/collab's receiveUpdates. The caller
+// has checked the epoch and that from <= d.version. Updates the client
+// already has are skipped. It returns our own updates it confirmed.
+//
+// An update confirms the head of the pending list when it carries our
+// clientID and exactly our changes, and no foreign update came before it in
+// this batch (the server never rebases, so our update can only follow
+// foreign ones we have already applied). Every other update is applied to
+// the confirmed text and composed into changes, which are then mapped over
+// the remaining pending updates (changes.map(unconfirmed, true)) while each
+// pending update is mapped over them (unconfirmed.map(changes)).
+func (d *doc) receive(from int64, ups []wireUpdate) ([]ownConfirmation, error) {
+	skip := d.version - from
+	if skip < 0 || skip >= int64(len(ups)) {
+		return nil, nil
+	}
+	ups = ups[skip:]
+	// Decode and check everything before changing anything.
+	batch := make([]received, len(ups))
+	confirmed := d.confirmed
+	for i, u := range ups {
+		cs, err := changeset.Parse(u.Changes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: update %d: %v", errMismatch, d.version+int64(i), err)
+		}
+		if confirmed, err = cs.Apply(confirmed); err != nil {
+			return nil, fmt.Errorf("%w: update %d: %v", errMismatch, d.version+int64(i), err)
+		}
+		raw, _ := cs.MarshalJSON()
+		batch[i] = received{clientID: u.ClientID, changes: cs, raw: raw}
+	}
+
+	var changes changeset.ChangeSet
+	foreign := false
+	own := 0
+	var mine []ownConfirmation
+	for i, u := range batch {
+		if !foreign && own < len(d.pending) && d.pending[own].clientID == u.clientID && bytes.Equal(d.pending[own].raw, u.raw) {
+			mine = append(mine, ownConfirmation{version: d.version + int64(i) + 1, update: d.pending[own]})
+			own++
+			continue
+		}
+		if !foreign {
+			changes, foreign = u.changes, true
+		} else {
+			changes = changes.Compose(u.changes)
+		}
+	}
+	pending := d.pending[own:]
+	text := d.text
+	if foreign {
+		rebased := make([]localUpdate, len(pending))
+		for i, p := range pending {
+			if p.changes.LenBefore() != changes.LenBefore() {
+				return nil, fmt.Errorf("%w: pending update %d does not fit", errMismatch, i)
+			}
+			pc := p.changes.Map(changes, false)
+			changes = changes.Map(p.changes, true)
+			raw, _ := pc.MarshalJSON()
+			rebased[i] = localUpdate{clientID: p.clientID, changes: pc, raw: raw}
+		}
+		pending = rebased
+		var err error
+		if text, err = changes.Apply(d.text); err != nil {
+			return nil, fmt.Errorf("%w: remote changes do not fit the local text: %v", errMismatch, err)
+		}
+	}
+	d.pending = pending
+	d.confirmed = confirmed
+	d.text = text
+	d.version += int64(len(batch))
+	return mine, nil
+}
+
+// resetTo replaces the field with a snapshot and rebases the pending
+// updates onto it: the difference between the old confirmed text and the
+// snapshot is treated as one foreign change, exactly like a remote update.
+//
+// The choice: pending edits are never dropped. When the epoch changed the
+// server lost the data they were based on, so replaying them (moved to fit
+// the new text) is right. When the epoch is the same (the log no longer
+// reached back far enough) and a push was unacknowledged, the server may
+// already hold it, and then it appears twice: at least once, never lost.
+func (d *doc) resetTo(snap FieldSnapshot) error {
+	diff, err := diffSet(d.confirmed, snap.Text)
+	if err != nil {
+		// The snapshot cannot be reached by an editor's changes (it holds a
+		// "\r"): take it as it is; the pending edits cannot be kept.
+		d.pending = nil
+		d.epoch, d.version, d.confirmed, d.text = snap.Epoch, snap.Version, snap.Text, snap.Text
+		return err
+	}
+	changes := diff
+	rebased := make([]localUpdate, len(d.pending))
+	for i, p := range d.pending {
+		if p.changes.LenBefore() != changes.LenBefore() {
+			d.pending = nil
+			d.epoch, d.version, d.confirmed, d.text = snap.Epoch, snap.Version, snap.Text, snap.Text
+			return fmt.Errorf("%w: pending update %d does not fit", errMismatch, i)
+		}
+		pc := p.changes.Map(changes, false)
+		changes = changes.Map(p.changes, true)
+		raw, _ := pc.MarshalJSON()
+		rebased[i] = localUpdate{clientID: p.clientID, changes: pc, raw: raw}
+	}
+	text, err := changes.Apply(d.text)
+	if err != nil {
+		d.pending = nil
+		d.epoch, d.version, d.confirmed, d.text = snap.Epoch, snap.Version, snap.Text, snap.Text
+		return err
+	}
+	d.pending = rebased
+	d.epoch, d.version, d.confirmed, d.text = snap.Epoch, snap.Version, snap.Text, text
+	d.expect, d.dropped = 0, 0
+	return nil
+}
+
+// diffSet returns a change set taking a to b: one replacement between
+// their common prefix and suffix, never splitting a surrogate pair.
+func diffSet(a, b string) (changeset.ChangeSet, error) {
+	ua, ub := utf16.Encode([]rune(a)), utf16.Encode([]rune(b))
+	p := 0
+	for p < len(ua) && p < len(ub) && ua[p] == ub[p] {
+		p++
+	}
+	if p > 0 && isHigh(ua[p-1]) {
+		p--
+	}
+	s := 0
+	for s < len(ua)-p && s < len(ub)-p && ua[len(ua)-1-s] == ub[len(ub)-1-s] {
+		s++
+	}
+	if s > 0 && isLow(ua[len(ua)-s]) {
+		s--
+	}
+	insert := string(utf16.Decode(ub[p : len(ub)-s]))
+	cs, _, err := replaceSet(len(ua), p, len(ua)-p-s, insert)
+	return cs, err
+}
+
+func isHigh(u uint16) bool { return u >= 0xd800 && u < 0xdc00 }
+func isLow(u uint16) bool  { return u >= 0xdc00 && u < 0xe000 }
+
+// check verifies the invariants; tests call it after every step.
+func (d *doc) check() error {
+	t := d.confirmed
+	for i, p := range d.pending {
+		var err error
+		if t, err = p.changes.Apply(t); err != nil {
+			return fmt.Errorf("%s: pending update %d does not apply: %v", d.key, i, err)
+		}
+	}
+	if t != d.text {
+		return fmt.Errorf("%s: confirmed+pending = %q, local text %q", d.key, t, d.text)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// serverFrame is any server message, decoded loosely: which fields are set
+// depends on T (see docs/protocol.md).
+type serverFrame struct {
+	T       string                   `json:"t"`
+	Re      string                   `json:"re"`
+	Field   string                   `json:"field"`
+	Epoch   string                   `json:"epoch"`
+	From    int64                    `json:"from"`
+	Version int64                    `json:"version"`
+	Text    string                   `json:"text"`
+	Updates []wireUpdate             `json:"updates"`
+	Fields  map[string]FieldSnapshot `json:"fields"` // welcome (with text), heads (without)
+	Room    json.RawMessage          `json:"room"`
+	Members json.RawMessage          `json:"members"`
+	Code    string                   `json:"code"`
+	Message string                   `json:"message"`
+
+	// welcome only
+	V        int             `json:"v"`
+	Me       Me              `json:"me"`
+	Template json.RawMessage `json:"template"`
+}
+
+// wireUpdate is one update as the server stores and sends it; a log entry
+// also carries "by" and "at", which the client does not need.
+type wireUpdate struct {
+	ClientID string          `json:"clientID"`
+	Changes  json.RawMessage `json:"changes"`
+}
+
+// errBadFrame marks a frame the client could not make sense of; it is
+// ignored, never fatal.
+var errBadFrame = errors.New("client: bad server frame")
+
+func decodeFrame(raw []byte) (serverFrame, error) {
+	var f serverFrame
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return serverFrame{}, fmt.Errorf("%w: %v", errBadFrame, err)
+	}
+	if f.T == "" {
+		return serverFrame{}, fmt.Errorf("%w: no type", errBadFrame)
+	}
+	return f, nil
+}
+
+// Me is the receiving participant, as the welcome names it.
+type Me struct {
+	ID   string `json:"id"`
+	Role string `json:"role"`
+	Name string `json:"name"`
+}
+
+// FieldSnapshot is one text field in a welcome (or, without Text, in heads).
+type FieldSnapshot struct {
+	Epoch   string `json:"epoch"`
+	Version int64  `json:"version"`
+	Text    string `json:"text"`
+}
+
+// Welcome is the first message of a connection.
+type Welcome struct {
+	V        int                      `json:"v"`
+	Me       Me                       `json:"me"`
+	Room     json.RawMessage          `json:"room"`
+	Template json.RawMessage          `json:"template"`
+	Fields   map[string]FieldSnapshot `json:"fields"`
+	Members  json.RawMessage          `json:"members"`
+}
+
+// Messages the client sends.
+
+type pushMsg struct {
+	T       string       `json:"t"`
+	ID      string       `json:"id"`
+	Field   string       `json:"field"`
+	Epoch   string       `json:"epoch"`
+	Version int64        `json:"version"`
+	Updates []wireUpdate `json:"updates"`
+}
+
+type pullMsg struct {
+	T     string `json:"t"`
+	ID    string `json:"id"`
+	Field string `json:"field"`
+	Epoch string `json:"epoch"`
+	Since int64  `json:"since"`
+}
+
+// ServerError is an error frame: a stable code and a human message.
+type ServerError struct {
+	Code    string
+	Message string
+}
+
+func (e *ServerError) Error() string { return "server refused: " + e.Code + ": " + e.Message }
+
+// CloseError is a connection the server closed for good (bad or revoked
+// token, deleted room): the client does not reconnect after it.
+type CloseError struct {
+	Code int
+	Text string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("client: closed by the server (%d %s)", e.Code, e.Text)
+}
+
+// Close codes after which reconnecting is pointless (docs/protocol.md).
+func terminalClose(code int) bool {
+	return code == 4001 || code == 4003 || code == 4004
+}

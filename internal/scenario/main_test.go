@@ -1,0 +1,9 @@
+package scenario_test
+
+import (
+	"testing"
+
+	"repairroom/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
