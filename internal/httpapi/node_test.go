@@ -303,7 +303,9 @@ func TestFloodIsRateLimited(t *testing.T) {
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	rdb := redistest.Client(t)
-	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{SendQueue: 8, RatePerSecond: 10000, RateBurst: 10000}})
+	// WriteWait is far beyond the wait below: the slow socket must be let go
+	// at once, not when its stuck write finally times out.
+	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{SendQueue: 8, RatePerSecond: 10000, RateBurst: 10000, WriteWait: time.Minute}})
 	r := n.CreateRoom(t, "checkin", "self")
 	fast, w := dial(t, n, r.ID, r.Tokens["partner_a"])
 	// The slow client never reads after its welcome, through a tiny receive
@@ -390,5 +392,40 @@ func TestShutdownClosesWith1001AfterInFlightWork(t *testing.T) {
 	case got == "one more thing" && !sawAck:
 	default:
 		t.Fatalf("after shutdown: text %q, ack seen %v", got, sawAck)
+	}
+}
+
+// A partner asking about the moderator's notes gets exactly the answer it
+// gets about a field that does not exist, whatever it tries: the error says
+// nothing about which private fields there are.
+func TestModeratorFieldsLookUnknownToPartners(t *testing.T) {
+	rdb := redistest.Client(t)
+	n := testnode.Start(t, rdb, testnode.Options{})
+	r := n.CreateRoom(t, "betrayal", "guided")
+	ws, w := dial(t, n, r.ID, r.Tokens["partner_a"])
+	ep, _, _ := fieldOf(t, w, "ground_rules")
+	answer := func(key string, msg map[string]any) string {
+		send(t, ws, msg)
+		f := next(t, ws, reply(msg["id"].(string)))
+		s, _ := f.m["message"].(string)
+		return fmt.Sprintf("%s %v: %s", f.t(), f.m["code"], strings.ReplaceAll(s, key, "KEY"))
+	}
+	for _, kind := range []string{"pull", "push"} {
+		msg := func(id, key string) map[string]any {
+			if kind == "push" {
+				return push(id, key, ep, 0, `[[0,"x"]]`)
+			}
+			return map[string]any{"t": "pull", "id": id, "field": key, "epoch": ep, "since": 0}
+		}
+		private := answer("notes", msg(kind+"-notes", "notes"))
+		madeUp := answer("no_such_field", msg(kind+"-made-up", "no_such_field"))
+		if private != madeUp {
+			t.Errorf("%s: the notes answer %q, a made-up field %q", kind, private, madeUp)
+		}
+	}
+	// Nothing was stored for the made-up key, so deleting the room leaves
+	// nothing of it behind.
+	if n, err := rdb.Exists(context.Background(), "rr:{"+r.ID+"}:f:no_such_field").Result(); err != nil || n != 0 {
+		t.Fatalf("a push to a made-up field created a Redis key (%d, %v)", n, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"sync"
 	"time"
 
@@ -115,9 +116,14 @@ func (c *conn) kill(code int, text string) {
 	close(c.done)
 	if code == protocol.CloseSlowConsumer && !c.finished {
 		// The writer may be stuck in a write to this very socket: an expired
-		// deadline frees it now instead of after WriteWait. (Close would not:
-		// fasthttp closes a hijacked socket only after the handler returns.)
-		_ = c.ws.SetWriteDeadline(time.Now())
+		// deadline on the network connection frees it now instead of after
+		// WriteWait. (Close would not: fasthttp closes a hijacked socket only
+		// after the handler returns. ws.SetWriteDeadline would not either: it
+		// only stores the deadline for the next write, in a field the writer
+		// reads without a lock.) A net.Conn is safe for concurrent use.
+		if nc, ok := c.ws.(interface{ NetConn() net.Conn }); ok {
+			_ = nc.NetConn().SetWriteDeadline(time.Now())
+		}
 	}
 	c.mu.Unlock()
 }
@@ -161,7 +167,10 @@ func (c *conn) writeLoop() {
 		case b := <-c.send:
 			if !c.write(b) {
 				c.kill(0, "")
-				c.closeSocket(0, "")
+				c.mu.Lock()
+				code, text := c.closeCode, c.closeText // 4008 when kill came first
+				c.mu.Unlock()
+				c.closeSocket(code, text)
 				return
 			}
 		case <-ping.C:
@@ -199,6 +208,12 @@ func (c *conn) flush() {
 }
 
 func (c *conn) write(b []byte) bool {
+	c.mu.Lock()
+	slow := c.closeCode == protocol.CloseSlowConsumer
+	c.mu.Unlock()
+	if slow {
+		return false // a write now would only wait for WriteWait
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteWait))
 	return c.ws.WriteMessage(websocket.TextMessage, b) == nil
 }

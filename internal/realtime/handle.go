@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"repairroom/internal/changeset"
@@ -74,6 +75,8 @@ func decodeState(b []byte, rev int64) (room.State, error) {
 	return s, nil
 }
 
+var errRevoked = errors.New("the invite token was revoked by a link rotation")
+
 // sendWelcome loads the room as this participant may see it and queues the
 // welcome, then records presence.
 func (c *conn) sendWelcome() (int, error) {
@@ -87,6 +90,12 @@ func (c *conn) sendWelcome() (int, error) {
 	}
 	if err != nil {
 		return 1011, err
+	}
+	if snap.Gen != c.p.Gen {
+		// The links were rotated after the token was checked at the upgrade
+		// but before this socket joined the room's fan-out, so the rotation
+		// notice could not reach it: refuse it here.
+		return protocol.CloseRevoked, errRevoked
 	}
 	s, err := decodeState(snap.State, snap.Rev)
 	if err != nil {
@@ -158,6 +167,12 @@ func (c *conn) leavePresence() {
 // applies cleanly, and the ack is sent only after Redis has the result.
 func (c *conn) push(ctx context.Context, m protocol.In) error {
 	key, tpl, role := *m.Field, c.p.Template, room.Role(c.p.Role)
+	if !tplHasKey(tpl, key) {
+		// Refuse before Snapshot, which would create the made-up key in
+		// Redis, outside the keys DeleteRoom removes. Same words as
+		// room.CanWrite uses for a field the role may not know about.
+		return protocol.Errorf(protocol.CodeUnknownField, "there is no text %q", key)
+	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := c.h.st.Snapshot(ctx, c.p.Room, []string{key})
 		if err != nil {
@@ -268,8 +283,9 @@ func (c *conn) behind(ctx context.Context, re, key, epoch string, since, current
 // pull sends the updates of key after since, or a reset snapshot.
 func (c *conn) pull(ctx context.Context, re, key, epoch string, since int64) error {
 	tpl := c.p.Template
+	unknown := protocol.Errorf(protocol.CodeUnknownField, "there is no text %q", key)
 	if !tplHasKey(tpl, key) {
-		return protocol.Errorf(protocol.CodeUnknownField, "no text field %q in this room", key)
+		return unknown
 	}
 	_, st := c.rh.snapshot()
 	if st == nil || !room.CanRead(tpl, *st, room.Role(c.p.Role), key) {
@@ -284,6 +300,9 @@ func (c *conn) pull(ctx context.Context, re, key, epoch string, since int64) err
 		}
 		c.rh.noteState(s)
 		if !room.CanRead(tpl, s, room.Role(c.p.Role), key) {
+			if moderatorOwned(tpl, key) {
+				return unknown // not even an error may tell a partner it exists
+			}
 			return protocol.Errorf(protocol.CodeForbidden, "you cannot read this field")
 		}
 	}
@@ -301,6 +320,13 @@ func (c *conn) pull(ctx context.Context, re, key, epoch string, since int64) err
 	}
 	c.enqueue(protocol.Encode(protocol.Updates{T: protocol.TUpdates, Re: re, Field: key, Epoch: p.Field.Epoch, From: p.From, Updates: ups}))
 	return nil
+}
+
+// moderatorOwned reports whether text key belongs to a moderator-owned field.
+func moderatorOwned(tpl *templates.Template, key string) bool {
+	id, _, _ := strings.Cut(key, ".")
+	f, _, ok := tpl.Field(id)
+	return ok && f.Owner == templates.OwnerModerator
 }
 
 func tplHasKey(tpl *templates.Template, key string) bool {

@@ -21,14 +21,14 @@ end
 return 1
 `)
 
-// ensureFields returns the room state and rev, then epoch, version, text of
-// each field key, creating a missing one empty under a fresh epoch: a field
-// whose data was lost must never be mistaken for the old one. KEYS meta, then
-// field keys. ARGV ttlms, epoch.
+// ensureFields returns the room state, rev and link generation, then epoch,
+// version, text of each field key, creating a missing one empty under a
+// fresh epoch: a field whose data was lost must never be mistaken for the
+// old one. KEYS meta, then field keys. ARGV ttlms, epoch.
 var ensureFieldsScript = redis.NewScript(`
-local m = redis.call('HMGET', KEYS[1], 'state', 'rev')
+local m = redis.call('HMGET', KEYS[1], 'state', 'rev', 'gen')
 if not m[1] then return false end
-local out = {m[1], m[2]}
+local out = {m[1], m[2], m[3]}
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 0 then
     redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[2])

@@ -178,6 +178,7 @@ func (s *Store) Fields(ctx context.Context, id string, fields []string) (map[str
 type Snapshot struct {
 	State  []byte
 	Rev    int64
+	Gen    int64 // invite token generation
 	Fields map[string]Field
 }
 
@@ -196,17 +197,21 @@ func (s *Store) Snapshot(ctx context.Context, id string, fields []string) (Snaps
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("store: load room snapshot: %w", err)
 	}
-	if len(res) != 2+3*len(fields) {
+	if len(res) != 3+3*len(fields) {
 		return Snapshot{}, fmt.Errorf("store: load room snapshot: %d values for %d fields", len(res), len(fields))
 	}
 	st, _ := res[0].(string)
 	rs, _ := res[1].(string)
+	gs, _ := res[2].(string)
 	out := Snapshot{State: []byte(st), Fields: make(map[string]Field, len(fields))}
 	if out.Rev, err = strconv.ParseInt(rs, 10, 64); err != nil {
 		return Snapshot{}, fmt.Errorf("store: room %s has a bad rev %q: %w", id, rs, err)
 	}
+	if out.Gen, err = strconv.ParseInt(gs, 10, 64); err != nil {
+		return Snapshot{}, fmt.Errorf("store: room %s has a bad gen %q: %w", id, gs, err)
+	}
 	for i, f := range fields {
-		j := 2 + 3*i
+		j := 3 + 3*i
 		fv, err := fieldFrom(res[j], res[j+1], res[j+2])
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("store: field %s: %w", f, err)

@@ -302,3 +302,31 @@ test("two editors converge under interleaved typing", async () => {
   assert.equal(a.sync.version, server.version);
   assert.ok(server.text.includes("a19") && server.text.includes("b19"));
 });
+
+test("heads below our version (Redis lost writes, same epoch): resync instead of ignoring what follows", async () => {
+  const clock = new FakeClock();
+  const server = new Authority("");
+  const a = new Client("A", "f", server.snapshot(), clock);
+  const b = new Client("B", "f", server.snapshot(), clock);
+  a.sync.welcome(server.snapshot());
+  b.sync.welcome(server.snapshot());
+  a.type(0, "one");
+  await settle(server, [a, b]);
+  a.type(3, " two");
+  await settle(server, [a, b]);
+  assert.equal(b.sync.version, 2);
+  // Redis comes back without the last write, under the same epoch.
+  server.f.log.pop();
+  server.f.doc = Text.of(["one"]);
+  b.sync.heads({ epoch: "e1", version: 1 });
+  const pull = b.out.shift() as PullMsg;
+  assert.equal(pull?.t, "pull", "asks the server where it really is");
+  b.receive(server.handle(pull, "f").reply[0]);
+  assert.equal(b.sync.text, "one");
+  assert.equal(b.sync.version, 1);
+  // So the next write is applied, not skipped as "version 2, seen before".
+  server.f.log.push({ clientID: "X", changes: insertJSON(3, 3, " three") });
+  server.f.doc = Text.of(["one three"]);
+  b.receive({ t: "updates", field: "f", epoch: "e1", from: 1, updates: server.f.log.slice(1) });
+  assert.equal(b.sync.text, "one three");
+});

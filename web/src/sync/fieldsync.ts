@@ -432,7 +432,10 @@ export class FieldSync {
   }
 
   heads(head: { epoch: string; version: number }): void {
-    if (head.epoch !== this.epoch) {
+    // Behind our own version under the same epoch: Redis lost writes we had
+    // seen (a restart or failover). Until we resync we would ignore every new
+    // update as "seen before"; a pull from our version is answered `reset`.
+    if (head.epoch !== this.epoch || head.version < this.version) {
       this.pullSentAt = null;
       this.pull(this.version);
       return;

@@ -1,0 +1,9 @@
+package realtime
+
+import (
+	"testing"
+
+	"repairroom/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
