@@ -84,3 +84,24 @@ func TestDeleteRoomRemovesEverything(t *testing.T) {
 		t.Fatalf("joining a deleted room: %v", resp)
 	}
 }
+
+// Without a trusted proxy, X-Forwarded-For is the client's own words and
+// must not let it escape the per-address room limit.
+func TestRoomLimitIgnoresForwardedForFromClients(t *testing.T) {
+	rdb := redistest.Client(t)
+	n := testnode.Start(t, rdb, testnode.Options{CreatePerMin: 2})
+	statuses := []int{}
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest(http.MethodPost, n.URL+"/api/rooms", strings.NewReader(`{"template":"checkin","mode":"self"}`))
+		req.Header.Set("X-Forwarded-For", "10.0.0."+string(rune('1'+i)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+	}
+	if statuses[2] != http.StatusTooManyRequests {
+		t.Fatalf("statuses %v: a forged X-Forwarded-For escaped the limit", statuses)
+	}
+}

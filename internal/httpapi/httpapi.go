@@ -73,8 +73,9 @@ func New(d Deps) *fiber.App {
 	app.Get("/readyz", a.ready)
 	app.Get("/api/templates", a.listTemplates)
 	app.Post("/api/rooms", limiter.New(limiter.Config{
-		Max:        d.CreatePerMin,
-		Expiration: time.Minute,
+		Max:          d.CreatePerMin,
+		Expiration:   time.Minute,
+		KeyGenerator: clientAddr(len(d.TrustedProxies) > 0),
 		LimitReached: func(c *fiber.Ctx) error {
 			return apiError(c, fiber.StatusTooManyRequests, "rate_limited", "too many rooms created from this address; wait a minute")
 		},
@@ -95,6 +96,22 @@ func New(d Deps) *fiber.App {
 	}))
 	a.mountWeb(app)
 	return app
+}
+
+// clientAddr is the address the room limit counts. Behind a trusted proxy
+// it is the right-most X-Forwarded-For entry, the one that proxy added: the
+// entries left of it are whatever the client chose to send.
+func clientAddr(behindProxy bool) func(c *fiber.Ctx) string {
+	return func(c *fiber.Ctx) string {
+		// IsProxyTrusted is true for everyone when no proxy is configured,
+		// so it only counts when one is.
+		if behindProxy && c.IsProxyTrusted() {
+			if ips := c.IPs(); len(ips) > 0 {
+				return strings.Clone(ips[len(ips)-1])
+			}
+		}
+		return c.Context().RemoteIP().String()
+	}
 }
 
 func proxyHeader(trusted []string) string {

@@ -14,7 +14,6 @@ import (
 type busHeader struct {
 	Kind string   `json:"k"`
 	Aud  []string `json:"aud,omitempty"` // roles that may receive it; empty = decided per role by kind
-	Gen  int64    `json:"gen,omitempty"` // with kindRotated: the new generation
 }
 
 // Kinds of bus messages.
@@ -24,7 +23,7 @@ const (
 	kindMembers  = "m" // body: []protocol.Member; filtered per role
 	kindPresence = "p" // body: protocol.Member; filtered per role
 	kindDeleted  = "d" // the room was deleted: close every socket
-	kindRotated  = "g" // links rotated: close sockets of older generations
+	kindRotated  = "g" // body: the new link generation; close sockets of older ones
 )
 
 // busState is the body of a state change: the whole state, unfiltered,

@@ -94,12 +94,24 @@ func (c *conn) enqueue(b []byte) {
 // was being built (the client drops what its snapshot already contains).
 func (c *conn) welcome(b []byte) {
 	c.enqueue(b)
+	// The pending frames go into the queue under the lock, so fan-out that
+	// arrives meanwhile (and sees welcomed) cannot overtake them.
 	c.mu.Lock()
-	pend := c.pending
+	full := false
+	for _, p := range c.pending {
+		select {
+		case c.send <- p:
+		default:
+			full = true
+		}
+		if full {
+			break
+		}
+	}
 	c.pending, c.welcomed = nil, true
 	c.mu.Unlock()
-	for _, p := range pend {
-		c.enqueue(p)
+	if full {
+		c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
 	}
 }
 

@@ -156,6 +156,10 @@ func (c *conn) leavePresence() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c.presence.stop()
+	// Wait for a publish in flight, so it cannot write the record back
+	// after it is removed.
+	c.presence.pub.Lock()
+	defer c.presence.pub.Unlock()
 	if err := c.h.st.RemovePresence(ctx, c.p.Room, c.id); err != nil {
 		c.h.log.Warn("removing presence failed", "room", c.p.Room, "err", err)
 		return

@@ -234,14 +234,7 @@ func (h *Hub) DeleteRoom(ctx context.Context, id string, tpl *templates.Template
 // Rotate revokes every invite token of the room, closes the sockets that
 // used one (4003), and returns the new generation.
 func (h *Hub) Rotate(ctx context.Context, id string) (int64, error) {
-	gen, err := h.st.RotateGen(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	if err := h.st.Publish(ctx, id, encodeBus(busHeader{Kind: kindRotated, Gen: gen}, nil)); err != nil {
-		return gen, err
-	}
-	return gen, nil
+	return h.st.RotateGen(ctx, id, encodeBus(busHeader{Kind: kindRotated}, nil))
 }
 
 // CreateRoom stores a new room in its initial state.

@@ -80,13 +80,16 @@ func (c *conn) publishPresence() {
 	t := &c.presence
 	t.pub.Lock()
 	defer t.pub.Unlock()
+	t.mu.Lock()
+	stopped := t.stopped
+	t.mu.Unlock()
+	if stopped {
+		return // the member left; writing now would bring back a ghost
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	m := t.record()
-	if err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(m)); err != nil {
-		return
-	}
-	_ = c.h.st.Publish(ctx, c.p.Room, encodeBus(busHeader{Kind: kindPresence}, mustJSON(m)))
+	m := mustJSON(t.record())
+	_ = c.h.st.PublishPresence(ctx, c.p.Room, c.id, m, encodeBus(busHeader{Kind: kindPresence}, m))
 }
 
 // presenceInterval is how often a room hub refreshes the Seen time of its

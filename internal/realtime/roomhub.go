@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -120,8 +121,13 @@ func (rh *roomHub) dispatch(p []byte) {
 			c.kill(protocol.CloseRoomDeleted, "the room was deleted")
 		}
 	case kindRotated:
+		gen, err := strconv.ParseInt(string(body), 10, 64)
+		if err != nil {
+			rh.h.log.Error("dropping a rotation notice", "room", rh.id, "err", err)
+			return
+		}
 		for _, c := range conns {
-			if c.p.Gen < hd.Gen {
+			if c.p.Gen < gen {
 				c.kill(protocol.CloseRevoked, "links were rotated")
 			}
 		}

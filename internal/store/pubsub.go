@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,23 +77,48 @@ func (s *Subscription) Close() error { return s.ps.Close() }
 
 // SetPresence stores a member's presence record.
 func (s *Store) SetPresence(ctx context.Context, id, member string, rec []byte) error {
-	return s.RefreshPresence(ctx, id, map[string][]byte{member: rec})
-}
-
-// RefreshPresence stores several members' records in one round trip.
-func (s *Store) RefreshPresence(ctx context.Context, id string, recs map[string][]byte) error {
 	k := keys{id}.presence()
-	args := make([]any, 0, 2*len(recs))
-	for m, r := range recs {
-		args = append(args, m, r)
-	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k, args...)
+		p.HSet(ctx, k, member, rec)
 		p.PExpire(ctx, k, s.opt.TTL)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: set presence: %w", err)
+	}
+	return nil
+}
+
+// RefreshPresence renews the records of members that are still present,
+// in one round trip. A member removed meanwhile stays removed.
+func (s *Store) RefreshPresence(ctx context.Context, id string, recs map[string][]byte) error {
+	args := make([]any, 0, 1+2*len(recs))
+	args = append(args, s.ttlms())
+	for m, r := range recs {
+		args = append(args, m, r)
+	}
+	if err := refreshPresenceScript.Run(ctx, s.rdb, []string{keys{id}.presence()}, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("store: refresh presence: %w", err)
+	}
+	return nil
+}
+
+// PublishPresence stores a member's record and publishes payload, in one
+// round trip.
+func (s *Store) PublishPresence(ctx context.Context, id, member string, rec, payload []byte) error {
+	k := keys{id}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k.presence(), member, rec)
+		p.PExpire(ctx, k.presence(), s.opt.TTL)
+		if s.opt.Sharded {
+			p.SPublish(ctx, k.channel(), payload)
+		} else {
+			p.Publish(ctx, k.channel(), payload)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: publish presence: %w", err)
 	}
 	return nil
 }

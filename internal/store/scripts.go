@@ -99,3 +99,25 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call(ARGV[6], ARGV[7], ARGV[8])
 return 1
 `)
+
+// refreshPresence renews records that still exist. KEYS presence. ARGV
+// ttlms, then member, record pairs.
+var refreshPresenceScript = redis.NewScript(`
+for i = 2, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// rotate bumps the invite generation and announces it: the payload prefix
+// followed by the new generation in decimal. KEYS meta. ARGV pubcmd,
+// channel, prefix. Returns the new generation, or -1 without the room.
+var rotateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call(ARGV[1], ARGV[2], ARGV[3] .. g)
+return g
+`)

@@ -118,20 +118,17 @@ func (s *Store) Meta(ctx context.Context, id string) (Meta, error) {
 	return m, nil
 }
 
-// RotateGen bumps the invite generation, revoking every earlier token, and
-// returns the new generation.
-func (s *Store) RotateGen(ctx context.Context, id string) (int64, error) {
-	k := keys{id}.meta()
-	n, err := s.rdb.Exists(ctx, k).Result()
+// RotateGen bumps the invite generation, revoking every earlier token,
+// and publishes prefix followed by the new generation, atomically: a
+// socket holding an old token is always told.
+func (s *Store) RotateGen(ctx context.Context, id string, prefix []byte) (int64, error) {
+	k := keys{id}
+	g, err := rotateScript.Run(ctx, s.rdb, []string{k.meta()}, s.pubcmd(), k.channel(), prefix).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("store: rotate: %w", err)
+		return 0, fmt.Errorf("store: rotate links: %w", err)
 	}
-	if n == 0 {
+	if g < 0 {
 		return 0, ErrNoRoom
-	}
-	g, err := s.rdb.HIncrBy(ctx, k, "gen", 1).Result()
-	if err != nil {
-		return 0, fmt.Errorf("store: rotate: %w", err)
 	}
 	return g, nil
 }

@@ -242,3 +242,23 @@ func TestSubscribeReceivesCommitsInOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestRefreshPresenceNeverBringsBackAMemberWhoLeft(t *testing.T) {
+	s, ctx := newStore(t, DefaultOptions())
+	if err := s.SetPresence(ctx, "r", "stay", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPresence(ctx, "r", "gone", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemovePresence(ctx, "r", "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RefreshPresence(ctx, "r", map[string][]byte{"stay": []byte(`2`), "gone": []byte(`2`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Presence(ctx, "r")
+	if err != nil || len(got) != 1 || got["stay"] != "2" {
+		t.Fatalf("presence after refresh: %v %v", got, err)
+	}
+}

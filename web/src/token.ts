@@ -19,7 +19,13 @@ export function tokenFromHash(hash: string): string | null {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
     if (part.slice(0, eq) === "t") {
-      const v = decodeURIComponent(part.slice(eq + 1));
+      // A mangled link (say "%E0") must not crash the page: no token.
+      let v = "";
+      try {
+        v = decodeURIComponent(part.slice(eq + 1));
+      } catch {
+        return null;
+      }
       return v || null;
     }
   }
@@ -29,7 +35,12 @@ export function tokenFromHash(hash: string): string | null {
 /** The room id of a path like "/r/{id}", or null. */
 export function roomFromPath(path: string): string | null {
   const m = /^\/r\/([^/?#]+)\/?$/.exec(path);
-  return m ? decodeURIComponent(m[1]) : null;
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null; // a mangled address is no room, not a crash
+  }
 }
 
 /**

@@ -18,6 +18,8 @@ class Mem implements KV {
 test("token from the fragment", () => {
   assert.equal(tokenFromHash("#t=abc.def"), "abc.def");
   assert.equal(tokenFromHash("#x=1&t=a%2Bb"), "a+b");
+  assert.equal(tokenFromHash("#t=%E0"), null); // a mangled link gives no token, not a crash
+  assert.equal(roomFromPath("/r/%E0"), null);
   assert.equal(tokenFromHash(""), null);
   assert.equal(tokenFromHash("#t="), null);
 });
