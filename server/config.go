@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("PORT %q is not a port number", p)
 		}
 		c.Addr = ":" + p
+	}
+	if h := getenv("HOST"); h != "" {
+		c.Addr = net.JoinHostPort(h, strings.TrimPrefix(c.Addr, ":"))
 	}
 	if s := getenv("REDIS_CLUSTER_ADDRS"); s != "" {
 		c.ClusterAddrs = splitList(s)
