@@ -50,6 +50,13 @@ function toneClass(who: Role[]): string {
   return "tone-both";
 }
 
+/** Shows who writes a field and, to a writer who cannot now, why not. */
+function showWriters(badge: HTMLElement, why: HTMLElement, ctx: RoomCtx, who: Role[], verdict: { ok: boolean; why?: string }): void {
+  setText(badge, who.length ? writerLabel(ctx, who) : "Opens once the roles are chosen");
+  badge.className = `writer-badge ${toneClass(who)}`;
+  setText(why, !verdict.ok && who.includes(ctx.me.role) ? (verdict.why ?? "") : "");
+}
+
 /** An editor for one text key, with its writer label, read-only state, save state and hints. */
 class EditorBox {
   el: HTMLElement;
@@ -105,12 +112,10 @@ class EditorBox {
 
     const who = this.field.kind === "reveal" ? [this.key.slice(this.field.id.length + 1) as Role] : writers(this.field.owner, ctx.room);
     const verdict = ctx.canWriteKey(this.key, this.field, this.stage);
-    setText(this.badge, who.length ? writerLabel(ctx, who) : "Opens once the roles are chosen");
-    this.badge.className = `writer-badge ${toneClass(who)}`;
+    showWriters(this.badge, this.why, ctx, who, verdict);
     toggleClass(this.wrap, "readonly", !verdict.ok);
     // The foot only ever speaks to a writer of this field: no empty gap for the others.
     setHidden(this.foot, !who.includes(ctx.me.role));
-    setText(this.why, !verdict.ok && who.includes(ctx.me.role) ? verdict.why : "");
 
     // Save state: "Saved" only once the server echoed everything back.
     let savedText = "";
@@ -404,9 +409,7 @@ class ScaleCard implements Card {
       b.disabled = !verdict.ok;
     }
     setText(this.valueText, typeof v === "number" ? `Chosen: ${v}` : "Nothing chosen yet.");
-    setText(this.badge, who.length ? writerLabel(ctx, who) : "Opens once the roles are chosen");
-    this.badge.className = `writer-badge ${toneClass(who)}`;
-    setText(this.why, !verdict.ok && who.includes(ctx.me.role) ? verdict.why : "");
+    showWriters(this.badge, this.why, ctx, who, verdict);
   }
 
   destroy(): void {}
@@ -474,9 +477,7 @@ class ChoiceCard implements Card {
       toggleClass(b, "on", on);
       b.disabled = !verdict.ok;
     }
-    setText(this.badge, who.length ? writerLabel(ctx, who) : "Opens once the roles are chosen");
-    this.badge.className = `writer-badge ${toneClass(who)}`;
-    setText(this.why, !verdict.ok && who.includes(ctx.me.role) ? verdict.why : "");
+    showWriters(this.badge, this.why, ctx, who, verdict);
   }
 
   destroy(): void {}
