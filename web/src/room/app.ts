@@ -315,22 +315,13 @@ export class RoomApp implements RoomCtx {
   private renderUnreachable(s: ConnStatus): void {
     let card = this.root.querySelector<HTMLElement>(".unreachable");
     if (!card) {
-      while (this.root.firstChild) this.root.removeChild(this.root.firstChild);
-      card = document.createElement("div");
-      card.className = "center-card card unreachable";
+      card = this.centerCard(
+        "Opening the room…",
+        "",
+        "If your link is old, was replaced, or the room was deleted, it will not open: ask the person who set up the room for a fresh link.",
+      );
+      card.classList.add("unreachable");
       card.setAttribute("role", "status");
-      const h = document.createElement("h1");
-      h.textContent = "Opening the room…";
-      const p = document.createElement("p");
-      const p2 = document.createElement("p");
-      p2.className = "muted";
-      p2.textContent = "If your link is old, was replaced, or the room was deleted, it will not open: ask the person who set up the room for a fresh link.";
-      const a = document.createElement("a");
-      a.href = "/";
-      a.className = "btn";
-      a.textContent = "Go to the start page";
-      card.append(h, p, p2, a);
-      this.root.appendChild(card);
     }
     const p = card.querySelector("p")!;
     p.textContent = s === "offline" ? "We can't reach this room right now. We'll keep trying by ourselves." : "Still trying to connect…";
@@ -338,23 +329,33 @@ export class RoomApp implements RoomCtx {
 
   private renderStopped(): void {
     // The link failed before we ever got in.
+    this.centerCard(
+      "We could not open this room",
+      this.conn.stopReason || "This link no longer works.",
+      "Nothing you wrote before is lost because of this. If you expected to get in, ask the person who set up the room for a fresh link.",
+    );
+    forgetToken(this.roomID, sessionStorage);
+  }
+
+  /** Replaces the page with one card: a title, a message, a quieter note and a way back. */
+  private centerCard(title: string, message: string, note: string): HTMLElement {
     while (this.root.firstChild) this.root.removeChild(this.root.firstChild);
     const card = document.createElement("div");
     card.className = "center-card card";
     const h = document.createElement("h1");
-    h.textContent = "We could not open this room";
+    h.textContent = title;
     const p = document.createElement("p");
-    p.textContent = this.conn.stopReason || "This link no longer works.";
+    p.textContent = message;
     const p2 = document.createElement("p");
     p2.className = "muted";
-    p2.textContent = "Nothing you wrote before is lost because of this. If you expected to get in, ask the person who set up the room for a fresh link.";
+    p2.textContent = note;
     const a = document.createElement("a");
     a.href = "/";
     a.className = "btn";
     a.textContent = "Go to the start page";
     card.append(h, p, p2, a);
     this.root.appendChild(card);
-    forgetToken(this.roomID, sessionStorage);
+    return card;
   }
 
   // ---- fields ----
