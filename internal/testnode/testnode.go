@@ -176,3 +176,13 @@ func (n *Node) DialOrigin(roomID, token, origin string) (*websocket.Conn, *http.
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 	return d.Dial(n.WSURL(roomID, token), h)
 }
+
+// HTTPGet fetches path from the node and returns the status code.
+func (n *Node) HTTPGet(path string) (int, error) {
+	resp, err := http.Get(n.URL + path)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
