@@ -9,11 +9,18 @@ function insertJSON(docLen: number, at: number, text: string): unknown {
   return ChangeSet.of({ from: at, insert: text }, docLen).toJSON();
 }
 
-test("a local edit is pushed at the synced version and saved only after the echo", async () => {
+
+/** One client A on field "f", welcomed by a server holding text. */
+function alone(text: string): { clock: FakeClock; server: Authority; a: Client } {
   const clock = new FakeClock();
-  const server = new Authority("");
+  const server = new Authority(text);
   const a = new Client("A", "f", server.snapshot(), clock);
   a.sync.welcome(server.snapshot());
+  return { clock, server, a };
+}
+
+test("a local edit is pushed at the synced version and saved only after the echo", async () => {
+  const { clock, server, a } = alone("");
   a.type(0, "hello");
   await tick();
   assert.equal(a.out.length, 1);
@@ -127,10 +134,7 @@ test("behind: wait for the missing updates, then push the rebased edit", async (
 });
 
 test("behind without the promised updates: pull after a short wait", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("");
   server.f.log.push({ clientID: "X", changes: insertJSON(0, 0, "x") });
   server.f.doc = Text.of(["x"]);
   a.type(0, "y");
@@ -152,10 +156,7 @@ test("behind without the promised updates: pull after a short wait", async () =>
 });
 
 test("offline edits stay and are pushed after reconnect (same epoch)", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("hi");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("hi");
   a.connected = false;
   a.sync.disconnected();
   a.type(2, " there");
@@ -173,10 +174,7 @@ test("offline edits stay and are pushed after reconnect (same epoch)", async () 
 });
 
 test("a push stored before the connection dropped is found again, not duplicated", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("");
   a.type(0, "once");
   await tick();
   server.handle(a.out.shift()!, "f"); // stored; ack and echo are lost
@@ -193,10 +191,7 @@ test("a push stored before the connection dropped is found again, not duplicated
 });
 
 test("epoch change on reconnect: the document is replaced and unsent edits rebased", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("We agree to talk every Sunday.");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("We agree to talk every Sunday.");
   a.connected = false;
   a.sync.disconnected();
   // While offline: append a sentence.
@@ -213,10 +208,7 @@ test("epoch change on reconnect: the document is replaced and unsent edits rebas
 });
 
 test("reset while connected keeps unsent words (mapped into the new text)", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("abc");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("abc");
   a.connected = false;
   a.sync.disconnected();
   a.type(1, "XY"); // aXYbc
@@ -228,10 +220,7 @@ test("reset while connected keeps unsent words (mapped into the new text)", asyn
 });
 
 test("push refused (locked): kept, retried when the room changes", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("");
   a.type(0, "words");
   await tick();
   const push = a.out.shift() as PushMsg;
@@ -247,10 +236,7 @@ test("push refused (locked): kept, retried when the room changes", async () => {
 });
 
 test("a push with no answer is retried through a pull", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("");
   a.type(0, "x");
   await tick();
   a.out.shift(); // lost on the way
@@ -275,10 +261,7 @@ test("a key that becomes readable is fetched from scratch", async () => {
 });
 
 test("updates of another epoch are not applied", async () => {
-  const clock = new FakeClock();
-  const server = new Authority("abc");
-  const a = new Client("A", "f", server.snapshot(), clock);
-  a.sync.welcome(server.snapshot());
+  const { clock, server, a } = alone("abc");
   a.receive({ t: "updates", field: "f", epoch: "old", from: 0, updates: [{ clientID: "X", changes: insertJSON(3, 0, "!") }] });
   assert.equal(a.sync.text, "abc");
   assert.equal(a.out[0]?.t, "pull");
