@@ -30,6 +30,9 @@ type FieldSnapshot struct {
 	Epoch   string `json:"epoch"`
 	Version int64  `json:"version"`
 	Text    string `json:"text"`
+	// Sig signs (room, field, epoch, version, sha256(text)): a client keeps
+	// it with the text as its checkpoint (see "restore").
+	Sig string `json:"sig,omitempty"`
 }
 
 // Member is one connected participant, as others see them.
@@ -58,6 +61,8 @@ type Welcome struct {
 	Template json.RawMessage          `json:"template"`
 	Fields   map[string]FieldSnapshot `json:"fields"`
 	Members  []Member                 `json:"members"`
+	// RoomSig signs Room as this role sees it (a room-state checkpoint).
+	RoomSig string `json:"roomSig,omitempty"`
 }
 
 // Updates carries accepted updates; update i moved the field from version
@@ -69,6 +74,9 @@ type Updates struct {
 	Epoch   string            `json:"epoch"`
 	From    int64             `json:"from"`
 	Updates []json.RawMessage `json:"updates"`
+	// Sig, when present, is the field checkpoint signature of the version
+	// the frame ends at (From+len(Updates)) and the text there.
+	Sig string `json:"sig,omitempty"`
 }
 
 // FieldReply is ack and behind.
@@ -77,6 +85,8 @@ type FieldReply struct {
 	Re      string `json:"re,omitempty"`
 	Field   string `json:"field"`
 	Version int64  `json:"version"`
+	// Sig (ack only, when present) signs the text at Version.
+	Sig string `json:"sig,omitempty"`
 }
 
 // Reset tells the client to start the field over from a snapshot.
@@ -98,6 +108,8 @@ type Room struct {
 	T     string          `json:"t"`
 	Room  json.RawMessage `json:"room"`
 	Event json.RawMessage `json:"event,omitempty"`
+	// Sig signs Room as this role sees it (a room-state checkpoint).
+	Sig string `json:"sig,omitempty"`
 }
 
 // Members is the full member list after a join or leave.

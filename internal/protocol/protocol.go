@@ -33,6 +33,19 @@ const (
 	CodeRateLimited  = "rate_limited"
 	CodeUnavailable  = "unavailable"
 	CodeUnknownField = "unknown_field"
+
+	// CodeBadCheckpoint: a presented checkpoint's signature does not match
+	// its room, field, epoch, version and text (forged or altered): nothing
+	// was restored.
+	CodeBadCheckpoint = "bad_checkpoint"
+	// CodeStaleCheckpoint: the store already holds the checkpoint's version
+	// or a newer one: nothing was restored; take the server's snapshot.
+	CodeStaleCheckpoint = "stale_checkpoint"
+	// CodeRoomLost: the room's data is gone from the store without a
+	// deliberate delete (a wiped Redis): it is being restored from the
+	// clients' checkpoints. Present yours (a "restore" with the room state,
+	// then one per field); the room is not deleted.
+	CodeRoomLost = "room_lost"
 )
 
 // Close codes beyond the standard ones.
@@ -77,6 +90,12 @@ type In struct {
 	Sel     []int64  `json:"sel"`
 	Act     string   `json:"act"`
 
+	// restore: a field checkpoint (Field, Epoch, Version, Text, Sig) or a
+	// room-state checkpoint (Room).
+	Text *string         `json:"text"`
+	Sig  string          `json:"sig"`
+	Room *RoomCheckpoint `json:"room"`
+
 	// Raw is the whole frame; acts decode their arguments from it.
 	Raw []byte `json:"-"`
 }
@@ -87,7 +106,17 @@ const (
 	TPull     = "pull"
 	TPresence = "presence"
 	TAct      = "act"
+	TRestore  = "restore"
 )
+
+// RoomCheckpoint is a room's state as one role received it, with the
+// signature the server sent beside it ("roomSig" in welcome, "sig" in
+// room). State is the room object of that frame.
+type RoomCheckpoint struct {
+	Role  string          `json:"role"`
+	State json.RawMessage `json:"state"`
+	Sig   string          `json:"sig"`
+}
 
 // Decode parses and validates one client frame. The error is always an
 // *Error whose code says what was wrong.
@@ -125,6 +154,8 @@ func Decode(data []byte) (In, error) {
 		if m.Act == "" || len(m.Act) > maxIDLen {
 			return m, Errorf(CodeBadMessage, "act needs an act name")
 		}
+	case TRestore:
+		return m, m.validateRestore()
 	case "":
 		return m, Errorf(CodeUnknownType, "message has no type t")
 	default:
@@ -160,6 +191,28 @@ func (m *In) validatePush() error {
 		if len(u.Changes) == 0 || u.Changes[0] != '[' {
 			return Errorf(CodeBadChanges, "update %d: changes must be a ChangeSet JSON array", i)
 		}
+	}
+	return nil
+}
+
+func (m *In) validateRestore() error {
+	if m.Room != nil {
+		if m.Room.Role == "" || len(m.Room.Role) > maxIDLen || len(m.Room.State) == 0 || m.Room.State[0] != '{' || m.Room.Sig == "" {
+			return Errorf(CodeBadMessage, "a room restore needs room.role, room.state (an object) and room.sig")
+		}
+		return nil
+	}
+	if err := m.needField(); err != nil {
+		return err
+	}
+	if m.Epoch == "" || len(m.Epoch) > maxIDLen {
+		return Errorf(CodeBadMessage, "restore needs the checkpoint's epoch")
+	}
+	if m.Version == nil || *m.Version < 0 || *m.Version > maxVersionNumber {
+		return Errorf(CodeBadMessage, "restore needs version, a number >= 0")
+	}
+	if m.Text == nil || m.Sig == "" {
+		return Errorf(CodeBadMessage, "restore needs the checkpoint's text and sig")
 	}
 	return nil
 }

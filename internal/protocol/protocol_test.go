@@ -35,6 +35,14 @@ func TestDecode(t *testing.T) {
 		{"presence bad sel", `{"t":"presence","field":"f","sel":[1]}`, CodeBadMessage},
 		{"presence negative sel", `{"t":"presence","field":"f","sel":[-1,2]}`, CodeBadMessage},
 		{"act without act", `{"t":"act"}`, CodeBadMessage},
+		{"restore field", `{"t":"restore","field":"wins","epoch":"e","version":4,"text":"","sig":"s"}`, ""},
+		{"restore room", `{"t":"restore","room":{"role":"moderator","state":{"rev":2},"sig":"s"}}`, ""},
+		{"restore no text", `{"t":"restore","field":"wins","epoch":"e","version":4,"sig":"s"}`, CodeBadMessage},
+		{"restore no sig", `{"t":"restore","field":"wins","epoch":"e","version":4,"text":"x"}`, CodeBadMessage},
+		{"restore no epoch", `{"t":"restore","field":"wins","version":4,"text":"x","sig":"s"}`, CodeBadMessage},
+		{"restore negative version", `{"t":"restore","field":"wins","epoch":"e","version":-4,"text":"x","sig":"s"}`, CodeBadMessage},
+		{"restore room state not object", `{"t":"restore","room":{"role":"moderator","state":[1],"sig":"s"}}`, CodeBadMessage},
+		{"restore room no role", `{"t":"restore","room":{"state":{},"sig":"s"}}`, CodeBadMessage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +65,8 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"t":"push","id":"1","field":"wins","epoch":"e","version":3,"updates":[{"clientID":"c","changes":[3,[0,"x"]]}]}`,
 		`{"t":"pull","field":"a.partner_b","epoch":"e","since":2}`,
+		`{"t":"restore","field":"wins","epoch":"e","version":4,"text":"ab","sig":"AAAA"}`,
+		`{"t":"restore","room":{"role":"moderator","state":{"rev":2},"sig":"s"}}`,
 		`{"t":"presence","field":"f","sel":[0,4]}`,
 		`{"t":"act","act":"sign","field":"f","version":2}`,
 		`{"t":`, `[]`, `null`,
@@ -80,6 +90,10 @@ func FuzzDecode(f *testing.F) {
 		case TPull:
 			if m.Field == nil || m.Since == nil || *m.Since < 0 {
 				t.Fatalf("accepted an incomplete pull: %q", data)
+			}
+		case TRestore:
+			if m.Room == nil && (m.Field == nil || m.Version == nil || *m.Version < 0 || m.Text == nil || m.Sig == "" || m.Epoch == "") {
+				t.Fatalf("accepted an incomplete restore: %q", data)
 			}
 		case TPresence, TAct:
 		default:
