@@ -73,14 +73,14 @@ type Field struct {
 }
 
 // Room is what a room-state checkpoint covers: the state as Role sees it
-// at Rev, and the room's metadata that is not in the state.
+// at Rev. The state names the template, the mode, the seats' names and
+// when the session started, which is all a lost room needs besides its
+// link generation; that one the restoring socket's own token carries.
 type Room struct {
-	Room    string
-	Role    string // the role whose view State is
-	Rev     int64
-	State   Hash   // hash of the view's JSON, exactly as sent
-	Created string // RFC 3339, as stored
-	Gen     int64  // invite link generation
+	Room  string
+	Role  string // the role whose view State is
+	Rev   int64
+	State Hash // hash of the view's canonical JSON
 }
 
 // mac builds the MAC of a tagged, length-prefixed tuple.
@@ -117,8 +117,6 @@ func (r Room) bytes() []byte {
 	m.str(r.Role)
 	m.num(r.Rev)
 	m.str(string(r.State[:]))
-	m.str(r.Created)
-	m.num(r.Gen)
 	return m.b
 }
 
