@@ -20,7 +20,9 @@ const (
 	ActFloorGive      = "floor.give"      // {role}; role "" = nobody
 	ActBreakStart     = "break.start"     // {minutes, reason}; minutes 0 = 20
 	ActBreakEnd       = "break.end"       // {}
-	ActBreakRequest   = "break.request"   // {reason}
+	ActBreakRequest   = "break.request"   // {minutes, reason, share}
+	ActBreakUndo      = "break.undo"      // {}: self-guided, its starter, within UndoWindow
+	ActBreakBack      = "break.back"      // {ready}: self-guided, after MinBreak; both ready ends it
 	ActReady          = "ready"           // {ready}
 	ActValueSet       = "value.set"       // {field, value}; value null clears
 	ActSign           = "sign"            // {field, version}
@@ -50,6 +52,8 @@ type Action struct {
 	Ready   bool            `json:"ready,omitempty"`
 	Roles   map[string]Role `json:"roles,omitempty"`
 	Reason  string          `json:"reason,omitempty"`
+	// Share: a break reason may also be shown to the other partner.
+	Share bool `json:"share,omitempty"`
 }
 
 // Env is what Apply needs from outside: the time, the current version of
@@ -104,6 +108,10 @@ func Apply(t *templates.Template, s State, by Role, a Action, env Env) (State, E
 		err = c.breakEnd()
 	case ActBreakRequest:
 		err = c.breakRequest()
+	case ActBreakUndo:
+		err = c.breakUndo()
+	case ActBreakBack:
+		err = c.breakBack()
 	case ActReady:
 		err = c.ready()
 	case ActValueSet:
@@ -281,13 +289,34 @@ func checkReason(reason string) error {
 	return nil
 }
 
-// startBreak starts a break of d and answers any pending request.
-func (c *change) startBreak(d time.Duration, reason string) {
-	c.next.Break = &Break{By: c.by, Started: c.now, Until: c.now.Add(d), Reason: reason}
-	c.next.BreakRequest = nil
-	c.detail("minutes", int(d/time.Minute), "until", c.next.Break.Until)
+// breakLength turns requested minutes into a duration: 0 is DefaultBreak;
+// anything outside MinBreak..MaxBreak is refused.
+func breakLength(minutes int) (time.Duration, error) {
+	d := DefaultBreak
+	if minutes != 0 {
+		d = time.Duration(minutes) * time.Minute
+	}
+	if d < MinBreak || d > MaxBreak {
+		return 0, fail(CodeBadValue, "a break lasts from %d minutes to %d hours", int(MinBreak/time.Minute), int(MaxBreak/time.Hour))
+	}
+	return d, nil
 }
 
+// startBreak starts a break of d and answers any pending request.
+func (c *change) startBreak(d time.Duration, b Break) {
+	b.By, b.Started, b.Until = c.by, c.now, c.now.Add(d)
+	c.next.Break = &b
+	c.next.BreakRequest = nil
+	c.detail("minutes", int(d/time.Minute), "until", b.Until)
+	if b.AskedBy != "" {
+		c.detail("askedBy", string(b.AskedBy))
+	}
+}
+
+// breakStart: the moderator (guided) or a partner (self-guided) starts a
+// break. A moderator answering a pending request gives the minutes asked
+// for unless they pass their own, and the break carries the asker's
+// reason with the asker's choice of who may read it.
 func (c *change) breakStart() error {
 	if err := c.control(); err != nil {
 		return err
@@ -295,17 +324,28 @@ func (c *change) breakStart() error {
 	if c.s.Mode == Guided && c.by != Moderator {
 		return fail(CodeForbidden, "ask for a break instead; your moderator will call it")
 	}
-	d := DefaultBreak
-	if c.a.Minutes != 0 {
-		d = time.Duration(c.a.Minutes) * time.Minute
+	minutes := c.a.Minutes
+	b := Break{Reason: c.a.Reason, Shared: c.a.Share || c.by == Moderator}
+	if r := c.s.BreakRequest; r != nil && c.by == Moderator {
+		if minutes == 0 {
+			minutes = r.Minutes
+		}
+		b.AskedBy = r.By
+		if c.a.Reason == "" {
+			b.Reason, b.Shared = r.Reason, r.Shared
+		}
 	}
-	if d < MinBreak || d > MaxBreak {
-		return fail(CodeBadValue, "a break lasts from %d minutes to %d hours", int(MinBreak/time.Minute), int(MaxBreak/time.Hour))
+	if c.by.IsPartner() {
+		b.AskedBy = c.by
 	}
-	if err := checkReason(c.a.Reason); err != nil {
+	d, err := breakLength(minutes)
+	if err != nil {
 		return err
 	}
-	c.startBreak(d, c.a.Reason)
+	if err := checkReason(b.Reason); err != nil {
+		return err
+	}
+	c.startBreak(d, b)
 	return nil
 }
 
@@ -322,6 +362,68 @@ func (c *change) breakEnd() error {
 		return fail(CodeBadValue, "there is no break going on")
 	}
 	c.next.Break.Until = c.now
+	c.next.Break.EndedHow = BreakEndedByModerator
+	return nil
+}
+
+// breakUndo: in a self-guided room, the partner who started a break can
+// take it back within UndoWindow ("pressed by mistake").
+func (c *change) breakUndo() error {
+	if err := c.breakInProgress(); err != nil {
+		return err
+	}
+	switch {
+	case c.s.Break.By != c.by:
+		return fail(CodeForbidden, "only the one who started the break can undo it")
+	case c.now.Sub(c.s.Break.Started) > UndoWindow:
+		return fail(CodeOnBreak, "a break can be undone only in its first minute; you can come back together after %d minutes", int(MinBreak/time.Minute))
+	}
+	c.next.Break.Until = c.now
+	c.next.Break.EndedHow = BreakUndone
+	return nil
+}
+
+// breakBack: in a self-guided room, once MinBreak has passed, each partner
+// says whether they are ready to come back; when both are, the break ends.
+func (c *change) breakBack() error {
+	if err := c.breakInProgress(); err != nil {
+		return err
+	}
+	if c.now.Sub(c.s.Break.Started) < MinBreak {
+		return fail(CodeOnBreak, "give it at least %d minutes; then you can both say you are ready to come back", int(MinBreak/time.Minute))
+	}
+	b := c.next.Break
+	if c.a.Ready {
+		if b.Back == nil {
+			b.Back = map[Role]bool{}
+		}
+		b.Back[c.by] = true
+	} else {
+		delete(b.Back, c.by)
+		if len(b.Back) == 0 {
+			b.Back = nil
+		}
+	}
+	c.detail("ready", c.a.Ready)
+	if b.Back[PartnerA] && b.Back[PartnerB] {
+		b.Until = c.now
+		b.EndedHow = BreakBothBack
+		c.detail("ended", true)
+	}
+	return nil
+}
+
+// breakInProgress: checks shared by the acts that end a self-guided break
+// from inside it.
+func (c *change) breakInProgress() error {
+	switch {
+	case c.s.Ended != nil:
+		return fail(CodeEnded, "the session has ended")
+	case c.s.Mode != SelfGuided || !c.by.IsPartner():
+		return fail(CodeForbidden, "in a guided room the moderator ends a break")
+	case !c.s.OnBreak(c.now):
+		return fail(CodeBadValue, "there is no break going on")
+	}
 	return nil
 }
 
@@ -337,12 +439,16 @@ func (c *change) breakRequest() error {
 	if err := checkReason(c.a.Reason); err != nil {
 		return err
 	}
+	d, err := breakLength(c.a.Minutes)
+	if err != nil {
+		return err
+	}
 	if c.s.Mode == SelfGuided {
-		c.startBreak(DefaultBreak, c.a.Reason)
+		c.startBreak(d, Break{AskedBy: c.by, Reason: c.a.Reason, Shared: c.a.Share})
 		c.detail("started", true)
 		return nil
 	}
-	c.next.BreakRequest = &BreakRequest{By: c.by, At: c.now, Reason: c.a.Reason}
+	c.next.BreakRequest = &BreakRequest{By: c.by, At: c.now, Minutes: int(d / time.Minute), Reason: c.a.Reason, Shared: c.a.Share}
 	c.detail("alert", string(Moderator))
 	return nil
 }
@@ -389,9 +495,11 @@ func (c *change) ready() error {
 	return nil
 }
 
+// sessionEnd stays reachable during a break and a pause: stopping is
+// always allowed.
 func (c *change) sessionEnd() error {
-	if err := c.control(); err != nil {
-		return err
+	if c.s.Ended != nil {
+		return fail(CodeEnded, "the session has ended")
 	}
 	if err := c.steerer("end the session"); err != nil {
 		return err
@@ -441,10 +549,46 @@ func (c *change) valueSet() error {
 		}
 		c.next.Values[f.ID] = v
 	}
-	if !c.ev.Private {
+	if !c.ev.Private && f.Visibility == templates.VisibleAll {
 		c.detail("value", v)
 	}
+	c.safetyAnswer(f, v)
 	return nil
+}
+
+// safetyAnswer follows a choice that can alert or pause. Guided: an answer
+// among f.Alert is recorded for the moderator. Self-guided: while any
+// answer among its field's Pause stands, the conversation is on hold.
+// Neither changes anything the other partner can see but Hold's presence.
+func (c *change) safetyAnswer(f *templates.Field, v json.RawMessage) {
+	var one string
+	_ = json.Unmarshal(v, &one)
+	if c.s.Mode == Guided && one != "" && slices.Contains(f.Alert, one) {
+		if c.next.Alerts == nil {
+			c.next.Alerts = map[string]Alert{}
+		}
+		c.next.Alerts[f.ID] = Alert{By: c.by, Value: one, At: c.now}
+	}
+	if c.s.Mode != SelfGuided {
+		return
+	}
+	c.next.Hold = nil
+	for _, st := range c.t.Stages {
+		for i := range st.Fields {
+			g := &st.Fields[i]
+			var val string
+			if len(g.Pause) == 0 || json.Unmarshal(c.next.Values[g.ID], &val) != nil || !slices.Contains(g.Pause, val) {
+				continue
+			}
+			since := c.now
+			if c.s.Hold != nil {
+				since = c.s.Hold.Since
+			}
+			seat, _ := seatOf(c.t, c.next, g.Owner)
+			c.next.Hold = &Hold{Since: since, By: seat, Field: g.ID}
+			return
+		}
+	}
 }
 
 // canonicalValue validates a scale or choice value and re-encodes it, so

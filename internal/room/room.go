@@ -52,6 +52,9 @@ const (
 	MaxQuestions    = 50               // per questions field
 	MaxQuestionText = 2000             // characters in a question or an answer
 	MaxReason       = 500              // characters in a break reason
+	// UndoWindow is how long the partner who started a self-guided break
+	// can take it back ("pressed by mistake") without waiting it out.
+	UndoWindow = time.Minute
 )
 
 // State is everything about a room except its texts, which live in the
@@ -84,6 +87,19 @@ type State struct {
 	Questions map[string][]Question      `json:"questions,omitempty"` // questions field id -> queue, in the order asked
 	Names     map[Role]string            `json:"names,omitempty"`     // display name of each seat, chosen at creation
 
+	// Answered lists, in a View only, the fields whose value the viewer may
+	// not read but which have one: the other partner learns that a safety
+	// rating was given, never the number. Never stored.
+	Answered map[string]bool `json:"answered,omitempty"`
+	// Alerts are, per field, the latest answer that asked for the
+	// moderator's attention (a safety screen's "no"). Moderator only.
+	Alerts map[string]Alert `json:"alerts,omitempty"`
+	// Hold pauses a self-guided conversation because a partner answered the
+	// safety screen in a way that says it is not safe to go on. It lasts
+	// while that answer stands. The other partner's view says neither who
+	// nor why.
+	Hold *Hold `json:"hold,omitempty"`
+
 	Started time.Time  `json:"started"`
 	Ended   *time.Time `json:"ended,omitempty"`
 }
@@ -104,18 +120,53 @@ const (
 )
 
 // Break is a pause: until Until, partners can neither write nor act.
+//
+// Reason is read by the moderator and by the partner who asked; the other
+// partner reads it only when Shared (the asker ticked "also show to ...").
 type Break struct {
-	By      Role      `json:"by"`
+	By      Role      `json:"by"`                // who started it
+	AskedBy Role      `json:"askedBy,omitempty"` // the partner who asked for it, if someone did
 	Started time.Time `json:"started"`
 	Until   time.Time `json:"until"` // the agreed time to come back; set to the end time if ended early
 	Reason  string    `json:"reason,omitempty"`
+	Shared  bool      `json:"shared,omitempty"`
+	// Back: self-guided partners who said "ready to come back" (after MinBreak).
+	Back map[Role]bool `json:"back,omitempty"`
+	// EndedHow says why a break ended before Until: BreakUndone,
+	// BreakBothBack or BreakEndedByModerator.
+	EndedHow string `json:"endedHow,omitempty"`
 }
 
-// BreakRequest is a partner asking the moderator for a break.
+// How a break ended early.
+const (
+	BreakUndone           = "undone"    // its starter took it back within UndoWindow
+	BreakBothBack         = "both_back" // both partners were ready to come back
+	BreakEndedByModerator = "moderator"
+)
+
+// BreakRequest is a partner asking the moderator for a break of Minutes.
+// Reason follows the same rule as Break.Reason.
 type BreakRequest struct {
-	By     Role      `json:"by"`
-	At     time.Time `json:"at"`
-	Reason string    `json:"reason,omitempty"`
+	By      Role      `json:"by"`
+	At      time.Time `json:"at"`
+	Minutes int       `json:"minutes"`
+	Reason  string    `json:"reason,omitempty"`
+	Shared  bool      `json:"shared,omitempty"`
+}
+
+// Alert is an answer that asks for the moderator's attention.
+type Alert struct {
+	By    Role      `json:"by"`
+	Value string    `json:"value"`
+	At    time.Time `json:"at"`
+}
+
+// Hold is a self-guided conversation paused by a safety answer. By and
+// Field are blanked in the other partner's view.
+type Hold struct {
+	Since time.Time `json:"since"`
+	By    Role      `json:"by,omitempty"`
+	Field string    `json:"field,omitempty"`
 }
 
 // Question is one item of a questions field.
@@ -155,6 +206,12 @@ func (s State) Clone() State {
 	c.Mirrors = maps.Clone(s.Mirrors)
 	c.Revealed = maps.Clone(s.Revealed)
 	c.Names = maps.Clone(s.Names)
+	c.Answered = maps.Clone(s.Answered)
+	c.Alerts = maps.Clone(s.Alerts)
+	if s.Hold != nil {
+		h := *s.Hold
+		c.Hold = &h
+	}
 	if s.Values != nil {
 		c.Values = make(map[string]json.RawMessage, len(s.Values))
 		for k, v := range s.Values {
@@ -175,6 +232,7 @@ func (s State) Clone() State {
 	}
 	if s.Break != nil {
 		b := *s.Break
+		b.Back = maps.Clone(s.Break.Back)
 		c.Break = &b
 	}
 	if s.BreakRequest != nil {

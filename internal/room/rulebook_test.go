@@ -32,12 +32,16 @@ stages:
       - {id: mood_a, label: Mood, owner: partner_a, kind: choice, options: [ok, low]}
       - {id: a_mirror, label: Mirror, owner: partner_b, kind: mirror, speaker: partner_a}
       - {id: pick, label: Pick, owner: both, kind: reveal}
+      - {id: priv_a, label: For my therapist, owner: partner_a, kind: text, visibility: owner, anytime: true, guidedOnly: true}
+      - {id: rate_b, label: Safe, owner: partner_b, kind: scale, visibility: owner}
+      - {id: screen_a, label: Safe today, owner: partner_a, kind: choice, options: ["yes", "no", "unsure"], alert: ["no", "unsure"], pause: ["no"], visibility: owner}
   - id: turns
     title: Turns
     turnTaking: true
     fields:
       - {id: hurt_text, label: Hurt, owner: hurt, kind: text}
       - {id: inv_mirror, label: Heard, owner: involved, kind: mirror, speaker: hurt}
+      - {id: inv_validate, label: Makes sense, owner: involved, kind: mirror, speaker: hurt, after: inv_mirror}
       - {id: turn_both, label: Both, owner: both, kind: text}
   - id: ask
     title: Ask
@@ -102,6 +106,25 @@ var scenarios = map[string]func(s *State){
 	"roles_unset":  func(s *State) { s.Roles = nil },
 	"elsewhere":    func(s *State) { s.Stage = "last" },
 	"ended":        func(s *State) { e := now.Add(-time.Minute); s.Ended = &e },
+	// A self-guided break started 30 seconds ago by partner_a, and one 25 minutes old.
+	"self_break_new": func(s *State) {
+		s.Mode = SelfGuided
+		s.Break = &Break{By: PartnerA, AskedBy: PartnerA, Started: now.Add(-30 * time.Second), Until: now.Add(19 * time.Minute)}
+	},
+	"self_break_old": func(s *State) {
+		s.Mode = SelfGuided
+		s.Break = &Break{By: PartnerA, AskedBy: PartnerA, Started: now.Add(-25 * time.Minute), Until: now.Add(35 * time.Minute)}
+	},
+	// partner_a's safety answer paused a self-guided conversation.
+	"paused": func(s *State) {
+		s.Mode = SelfGuided
+		s.Hold = &Hold{Since: now.Add(-time.Minute), By: PartnerA, Field: "screen_a"}
+	},
+	// partner_a holds the floor, and the hurt partner confirmed the mirror.
+	"mirrored": func(s *State) {
+		s.Floor = PartnerA
+		s.Mirrors = map[string]Mark{"inv_mirror": {By: PartnerB, At: t0, Version: 1, Status: MirrorYes}}
+	},
 }
 
 // op is one thing a participant tries: a text push (key) or an act.
@@ -122,6 +145,12 @@ var ops = map[string]op{
 	"write:hurt_text":      {stage: "turns", key: "hurt_text"},
 	"write:inv_mirror":     {stage: "turns", key: "inv_mirror"},
 	"write:turn_both":      {stage: "turns", key: "turn_both"},
+	"write:priv_a":         {stage: "open", key: "priv_a"},
+	"write:inv_validate":   {stage: "turns", key: "inv_validate"},
+	"value.set:rate_b":     {stage: "open", act: Action{Act: ActValueSet, Field: "rate_b", Value: []byte("4")}},
+	"value.set:screen_a":   {stage: "open", act: Action{Act: ActValueSet, Field: "screen_a", Value: []byte(`"no"`)}},
+	"break.undo":           {stage: "open", act: Action{Act: ActBreakUndo}},
+	"break.back":           {stage: "open", act: Action{Act: ActBreakBack, Ready: true}},
 	"value.set:safe_a":     {stage: "open", act: Action{Act: ActValueSet, Field: "safe_a", Value: []byte("7")}},
 	"value.set:mod_score":  {stage: "open", act: Action{Act: ActValueSet, Field: "mod_score", Value: []byte("3")}},
 	"sign:deal":            {stage: "open", act: Action{Act: ActSign, Field: "deal", Version: 3}},
@@ -381,9 +410,59 @@ ready                self           ok             ok             forbidden
 ready                roles_unset    ok             ok             forbidden
 ready                ended          ended          ended          ended
 session.end          guided         forbidden      forbidden      ok
-session.end          break          on_break       on_break       ok
+session.end          break          forbidden      forbidden      ok
 session.end          self           ok             ok             forbidden
+session.end          self_break_new ok             ok             forbidden
+session.end          paused         ok             ok             forbidden
 session.end          ended          ended          ended          ended
+
+# Breaks that fit, self-guided: the starter (partner_a) undoes one within its
+# first minute; after 20 minutes each partner says "ready to come back".
+break.undo           guided         forbidden      forbidden      forbidden
+break.undo           break          forbidden      forbidden      forbidden
+break.undo           self           bad_value      bad_value      forbidden
+break.undo           self_break_new ok             forbidden      forbidden
+break.undo           self_break_old on_break       forbidden      forbidden
+break.undo           ended          ended          ended          ended
+break.back           guided         forbidden      forbidden      forbidden
+break.back           self           bad_value      bad_value      forbidden
+break.back           self_break_new on_break       on_break       forbidden
+break.back           self_break_old ok             ok             forbidden
+break.back           ended          ended          ended          ended
+break.request        self_break_new on_break       on_break       forbidden
+ready                paused         paused         paused         forbidden
+break.request        paused         paused         paused         forbidden
+
+# Private to the therapist: a line from partner_a open in every stage, state
+# and lock until the end; it does not exist without a therapist.
+write:priv_a         guided         ok             forbidden      forbidden
+write:priv_a         locked         ok             forbidden      forbidden
+write:priv_a         floor_b        ok             forbidden      forbidden
+write:priv_a         break          ok             forbidden      forbidden
+write:priv_a         elsewhere      ok             forbidden      forbidden
+write:priv_a         self           unknown_field  unknown_field  forbidden
+write:priv_a         paused         unknown_field  unknown_field  forbidden
+write:priv_a         ended          ended          ended          ended
+value.set:rate_b     guided         forbidden      ok             forbidden
+value.set:rate_b     break          on_break       on_break       on_break
+value.set:rate_b     self           forbidden      ok             forbidden
+# A safety-screen answer stays changeable while it pauses the conversation;
+# nothing else a partner writes does.
+value.set:screen_a   guided         ok             forbidden      forbidden
+value.set:screen_a   locked         locked         forbidden      forbidden
+value.set:screen_a   break          on_break       on_break       on_break
+value.set:screen_a   self           ok             forbidden      forbidden
+value.set:screen_a   paused         ok             forbidden      forbidden
+value.set:screen_a   ended          ended          ended          ended
+write:a_text         paused         paused         paused         forbidden
+write:b_text         paused         paused         paused         forbidden
+
+# Imago: validation opens once the speaker confirmed the mirror.
+write:inv_validate   guided         forbidden      forbidden      forbidden
+write:inv_validate   floor_a        forbidden      forbidden      forbidden
+write:inv_validate   mirrored       ok             forbidden      forbidden
+write:inv_validate   roles_unset    roles_unset    roles_unset    forbidden
+write:inv_validate   ended          ended          ended          ended
 
 nonsense             guided         bad_action     bad_action     bad_action
 nonsense             self           bad_action     bad_action     forbidden

@@ -30,6 +30,7 @@ const (
 	CodeStale        = "stale"       // signed or confirmed a version that is no longer current
 	CodeBadAction    = "bad_action"  // unknown act, or an act that does not fit the field
 	CodeRolesUnset   = "roles_unset" // the field belongs to a template role not yet assigned
+	CodePaused       = "paused"      // a self-guided conversation is paused by a safety answer
 )
 
 func fail(code, format string, args ...any) *Error {
@@ -65,6 +66,9 @@ func (g gate) control() error {
 	if g.s.Ended != nil {
 		return fail(CodeEnded, "the session has ended")
 	}
+	if g.by.IsPartner() && g.s.Hold != nil {
+		return fail(CodePaused, "the conversation is paused")
+	}
 	if g.by.IsPartner() && g.s.OnBreak(g.now) {
 		return fail(CodeOnBreak, "you are on a break; the room opens again when it is over")
 	}
@@ -89,9 +93,11 @@ func (g gate) steerer(act string) error {
 // lookup finds a field. For anyone but the moderator, moderator-owned
 // fields do not exist: the answer is the same as for a made-up id, so not
 // even an error tells a partner what the moderator's fields are called.
+//
+// Guided-only fields do not exist in a self-guided room either.
 func (g gate) lookup(id string) (*templates.Field, *templates.Stage, error) {
 	f, st, ok := g.t.Field(id)
-	if !ok || (f.Owner == templates.OwnerModerator && g.by != Moderator) {
+	if !ok || (f.Owner == templates.OwnerModerator && g.by != Moderator) || (f.GuidedOnly && g.s.Mode == SelfGuided) {
 		return nil, nil, fail(CodeUnknownField, "there is no field %q", id)
 	}
 	return f, st, nil
@@ -119,12 +125,29 @@ const (
 // moderator; a template role is the seat it was given); the field's stage
 // must be the current one; a locked stage is the moderator's alone; and in
 // a turn-taking stage a partner needs the floor (see floorApplies).
+//
+// Anytime fields (a private line to the therapist) need only the owner and
+// a session that has not ended. A field whose answer can pause the
+// conversation (Pause) stays writable while it is paused, so the partner
+// who paused it can change their answer. A field with After waits until
+// its mirror's speaker has said "yes, that's it".
 func (g gate) field(f *templates.Field, st *templates.Stage, floor bool, who ...templates.Owner) error {
 	if f.Owner == templates.OwnerModerator {
 		if g.by == Moderator {
 			return nil
 		}
 		return fail(CodeUnknownField, "there is no field %q", f.ID)
+	}
+	if f.Anytime {
+		if g.s.Ended != nil {
+			return fail(CodeEnded, "the session has ended")
+		}
+		return g.isOneOf(f, who)
+	}
+	if len(f.Pause) > 0 && g.s.Hold != nil && g.s.Ended == nil {
+		s := *g.s
+		s.Hold = nil
+		g.s = &s
 	}
 	if err := g.control(); err != nil {
 		return err
@@ -137,6 +160,9 @@ func (g gate) field(f *templates.Field, st *templates.Stage, floor bool, who ...
 	}
 	if st.ID != g.s.Stage {
 		return fail(CodeForbidden, "%q belongs to the stage %q, and the room is at %q", f.ID, st.Title, g.s.Stage)
+	}
+	if f.After != "" && g.s.Mirrors[f.After].Status != MirrorYes {
+		return fail(CodeForbidden, "%q opens once the mirror before it is confirmed", f.ID)
 	}
 	if g.by == Moderator {
 		return nil
@@ -214,7 +240,7 @@ func CanWrite(t *templates.Template, s State, by Role, key string, now time.Time
 		return err
 	}
 	f, st, seat, ok := textField(t, key)
-	if !ok || (f.Owner == templates.OwnerModerator && by != Moderator) {
+	if !ok || (f.Owner == templates.OwnerModerator && by != Moderator) || (f.GuidedOnly && s.Mode == SelfGuided) {
 		return fail(CodeUnknownField, "there is no text %q", key)
 	}
 	if seat == "" {
@@ -231,9 +257,11 @@ func CanWrite(t *templates.Template, s State, by Role, key string, now time.Time
 
 // CanRead reports whether by may see key: a text key (see CanWrite) or the
 // id of any field (for its value, sign-offs, confirmation or questions).
-// Moderator-owned fields are the moderator's alone; a reveal draft is its
+// Moderator-owned fields are the moderator's alone; a field visible to its
+// owner only is its owner's and the moderator's; a reveal draft is its
 // partner's and the moderator's, and the other partner's once revealed;
-// everything else is everyone's. A self-guided room has no moderator.
+// everything else is everyone's. A self-guided room has no moderator, and
+// no guided-only field.
 func CanRead(t *templates.Template, s State, by Role, key string) bool {
 	switch {
 	case by != PartnerA && by != PartnerB && by != Moderator:
@@ -248,6 +276,14 @@ func CanRead(t *templates.Template, s State, by Role, key string) bool {
 		return false
 	case f.Owner == templates.OwnerModerator:
 		return by == Moderator && !isDraft
+	case f.GuidedOnly && s.Mode == SelfGuided:
+		return false
+	case f.Visibility == templates.VisibleOwner:
+		if isDraft {
+			return false
+		}
+		seat, ok := seatOf(t, s, f.Owner)
+		return by == Moderator || (ok && by == seat)
 	case isDraft:
 		if f.Kind != templates.KindReveal || !Role(seat).IsPartner() {
 			return false
@@ -286,16 +322,50 @@ func TextKeys(t *templates.Template) []string {
 	return keys
 }
 
+// seatOf resolves an owner to the seat it names now: a seat, or the seat a
+// template role was given (false while roles are unassigned).
+func seatOf(t *templates.Template, s State, o templates.Owner) (Role, bool) {
+	switch {
+	case o == templates.OwnerPartnerA || o == templates.OwnerPartnerB:
+		return Role(o), true
+	case t.IsRole(o):
+		seat, ok := s.Roles[string(o)]
+		return seat, ok
+	}
+	return "", false
+}
+
 // View returns the state as by may see it: a deep copy in which, for anyone
 // but the moderator, values, sign-offs, confirmations and questions of
 // fields by cannot read are gone — so nothing about a moderator-owned field,
-// not even its id, reaches a partner.
+// not even its id, reaches a partner. A value of a field visible to its
+// owner only becomes an entry of Answered. Alerts are the moderator's;
+// break reasons the moderator's and the asker's unless shared; who paused
+// a self-guided conversation, and why, only the one who did.
 func View(t *templates.Template, s State, by Role) State {
 	v := s.Clone()
 	if by == Moderator {
 		return v
 	}
 	readable := func(key string) bool { return CanRead(t, s, by, key) }
+	for k := range v.Values {
+		if f, _, ok := t.Field(k); ok && !readable(k) && f.Visibility == templates.VisibleOwner {
+			if v.Answered == nil {
+				v.Answered = map[string]bool{}
+			}
+			v.Answered[k] = true
+		}
+	}
+	v.Alerts = nil
+	if b := v.Break; b != nil && !b.Shared && b.AskedBy != by && b.By != by {
+		b.Reason = ""
+	}
+	if r := v.BreakRequest; r != nil && !r.Shared && r.By != by {
+		r.Reason = ""
+	}
+	if h := v.Hold; h != nil && h.By != by {
+		h.By, h.Field = "", ""
+	}
 	v.Values = keep(v.Values, readable)
 	v.Signs = keep(v.Signs, readable)
 	v.Mirrors = keep(v.Mirrors, readable)

@@ -169,7 +169,7 @@ func roles(rs []Role) string {
 
 func TestTextKeys(t *testing.T) {
 	got := strings.Join(TextKeys(testTemplate(t)), " ")
-	want := "notes a_text b_text both_text deal a_mirror pick.partner_a pick.partner_b hurt_text inv_mirror turn_both last_text"
+	want := "notes a_text b_text both_text deal a_mirror pick.partner_a pick.partner_b priv_a hurt_text inv_mirror inv_validate turn_both last_text"
 	if got != want {
 		t.Errorf("TextKeys = %q\nwant       %q", got, want)
 	}

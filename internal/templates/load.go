@@ -189,6 +189,7 @@ func validate(file string, t *Template) []error {
 			}
 			fieldIDs[f.ID] = st.ID
 			v.field(st.ID, &f)
+			v.after(&st, &f, fieldIDs)
 		}
 	}
 	return v.problems
@@ -315,9 +316,55 @@ func (v *validator) field(stage string, f *Field) {
 	if len(f.Hints) > 0 && (f.Kind == KindScale || f.Kind == KindChoice) {
 		v.addf(stage, f.ID, "hints apply only to fields with text")
 	}
+	v.privacy(stage, f)
 	for i, h := range f.Hints {
 		if strings.TrimSpace(h.Message) == "" || !slices.ContainsFunc(h.Phrases, func(p string) bool { return strings.TrimSpace(p) != "" }) {
 			v.addf(stage, f.ID, "hint %d needs a message and at least one phrase", i+1)
+		}
+	}
+}
+
+// privacy checks the settings that keep a field private or let it alert.
+func (v *validator) privacy(stage string, f *Field) {
+	switch f.Visibility {
+	case VisibleAll:
+	case VisibleOwner:
+		if !v.isOne(f.Owner) {
+			v.addf(stage, f.ID, "a field visible to its owner only is owned by partner_a, partner_b or a template role, not %q", f.Owner)
+		}
+		switch f.Kind {
+		case KindText, KindScale, KindChoice:
+		default:
+			v.addf(stage, f.ID, "a %s field cannot be visible to its owner only", f.Kind)
+		}
+	default:
+		v.addf(stage, f.ID, "unknown visibility %q (use owner, or leave it out for everyone)", f.Visibility)
+	}
+	if f.Anytime && (f.Kind != KindText || f.Visibility != VisibleOwner) {
+		v.addf(stage, f.ID, "only a text visible to its owner can be written at any time")
+	}
+	if (len(f.Alert) > 0 || len(f.Pause) > 0) && f.Kind != KindChoice {
+		v.addf(stage, f.ID, "alert and pause apply only to a choice")
+	}
+	for _, o := range append(slices.Clone(f.Alert), f.Pause...) {
+		if !slices.Contains(f.Options, o) {
+			v.addf(stage, f.ID, "alert or pause option %q is not one of the options", o)
+		}
+	}
+}
+
+// after checks that a field's After names an earlier mirror of its stage.
+func (v *validator) after(st *Stage, f *Field, seen map[string]string) {
+	if f.After == "" {
+		return
+	}
+	if seen[f.After] != st.ID || f.After == f.ID {
+		v.addf(st.ID, f.ID, "after %q must name an earlier field of the same stage", f.After)
+		return
+	}
+	for _, g := range st.Fields {
+		if g.ID == f.After && g.Kind != KindMirror {
+			v.addf(st.ID, f.ID, "after %q must name a mirror (its speaker confirms it)", f.After)
 		}
 	}
 }

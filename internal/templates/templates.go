@@ -28,6 +28,18 @@ const (
 	OwnerModerator Owner = "moderator" // private: only the moderator writes or reads it
 )
 
+// Visibility says who may read a field besides those who write it.
+type Visibility string
+
+// The visibilities. The zero value is VisibleAll.
+const (
+	VisibleAll Visibility = "" // everyone in the room
+	// VisibleOwner: the partner who owns the field and the moderator only.
+	// The other partner learns that it was answered, never what (safety
+	// ratings, the safety screen, the private line to the therapist).
+	VisibleOwner Visibility = "owner"
+)
+
 // Kind says how a field is edited and synced.
 type Kind string
 
@@ -104,6 +116,25 @@ type Field struct {
 	Answerer Owner `json:"answerer,omitempty" yaml:"answerer"`
 	// Hints are soft guidance shown while the text contains a phrase.
 	Hints []Hint `json:"hints,omitempty" yaml:"hints"`
+	// Visibility: "" (everyone) or "owner" (its owner and the moderator).
+	Visibility Visibility `json:"visibility,omitempty" yaml:"visibility"`
+	// Anytime fields can be written from every stage, during a break and
+	// through a lock or the floor: a line to the therapist must never be
+	// closed by the state of the conversation. Only the end closes them.
+	Anytime bool `json:"anytime,omitempty" yaml:"anytime"`
+	// GuidedOnly fields exist only in rooms with a moderator (a line to the
+	// therapist means nothing without one).
+	GuidedOnly bool `json:"guidedOnly,omitempty" yaml:"guidedOnly"`
+	// Alert lists the options of a choice that alert the moderator when
+	// picked (a safety screen's "no" and "not sure").
+	Alert []string `json:"alert,omitempty" yaml:"alert"`
+	// Pause lists the options of a choice that, in a self-guided room, pause
+	// the conversation for both partners until the answer changes.
+	Pause []string `json:"pause,omitempty" yaml:"pause"`
+	// After names a mirror field of the same stage that its speaker must
+	// have confirmed ("yes, that's it") before this field can be written:
+	// Imago's mirror, then validation, then empathy.
+	After string `json:"after,omitempty" yaml:"after"`
 }
 
 // Hint is soft guidance: Message is shown when the text contains any of
@@ -159,6 +190,8 @@ func (t *Template) ForRole(role string) *Template {
 
 func (f Field) clone() Field {
 	f.Options = slices.Clone(f.Options)
+	f.Alert = slices.Clone(f.Alert)
+	f.Pause = slices.Clone(f.Pause)
 	hints := make([]Hint, len(f.Hints))
 	for i, h := range f.Hints {
 		hints[i] = Hint{Phrases: slices.Clone(h.Phrases), Message: h.Message}

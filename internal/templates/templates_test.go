@@ -17,7 +17,7 @@ func TestBuiltinTemplatesLoadInFileOrder(t *testing.T) {
 	for _, tpl := range set.List() {
 		ids = append(ids, tpl.ID)
 	}
-	if want := []string{"aftermath", "betrayal", "checkin"}; !slices.Equal(ids, want) {
+	if want := []string{"aftermath", "betrayal", "checkin", "decide"}; !slices.Equal(ids, want) {
 		t.Fatalf("List ids = %v, want %v", ids, want)
 	}
 	for _, id := range ids {
@@ -328,6 +328,59 @@ func TestLoadRejectsBrokenTemplates(t *testing.T) {
     fields:
       - {id: f1, label: F, owner: moderator, kind: questions, answerer: partner_a}`,
 			`field "f1": moderator fields are private, so they cannot be of kind questions`},
+		{"private field owned by both", `
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: both, kind: text, visibility: owner}`,
+			`field "f1": a field visible to its owner only is owned by partner_a, partner_b or a template role, not "both"`},
+		{"private agreement", `
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: both, kind: agreement, visibility: owner}`,
+			`field "f1": a agreement field cannot be visible to its owner only`},
+		{"unknown visibility", `
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: partner_a, kind: text, visibility: friends}`,
+			`field "f1": unknown visibility "friends"`},
+		{"anytime field everyone reads", `
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: partner_a, kind: text, anytime: true}`,
+			`field "f1": only a text visible to its owner can be written at any time`},
+		{"alert option not an option", `
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: partner_a, kind: choice, options: ["yes", "no"], alert: ["maybe"]}`,
+			`field "f1": alert or pause option "maybe" is not one of the options`},
+		{"pause on a scale", `
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: partner_a, kind: scale, pause: ["0"]}`,
+			`field "f1": alert and pause apply only to a choice`},
+		{"after a field of another stage", `
+  - id: s0
+    title: S0
+    fields:
+      - {id: m0, label: M, owner: partner_a, kind: mirror, speaker: partner_b}
+  - id: s1
+    title: S
+    fields:
+      - {id: f1, label: F, owner: partner_a, kind: mirror, speaker: partner_b, after: m0}`,
+			`field "f1": after "m0" must name an earlier field of the same stage`},
+		{"after a text", `
+  - id: s1
+    title: S
+    fields:
+      - {id: t0, label: T, owner: partner_a, kind: text}
+      - {id: f1, label: F, owner: partner_a, kind: mirror, speaker: partner_b, after: t0}`,
+			`field "f1": after "t0" must name a mirror`},
 		{"options on text", `
   - id: s1
     title: S
