@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"repairroom/internal/changeset"
+	"repairroom/internal/limits"
 	"repairroom/internal/protocol"
 	"repairroom/internal/realtime"
 	"repairroom/internal/redistest"
@@ -183,7 +184,7 @@ func BenchmarkKeystrokeApply(b *testing.B) {
 // (40/s), lifted so that it measures the path, not the rate limiter.
 func BenchmarkWSPushAck(b *testing.B) {
 	rdb := redistest.Client(b)
-	n := testnode.Start(b, rdb, testnode.Options{Realtime: realtime.Config{RatePerSecond: 1e9, RateBurst: 1e9}})
+	n := testnode.Start(b, rdb, testnode.Options{Realtime: realtime.Config{Limits: limits.Limits{RatePerSecond: 1e9, RateBurst: 1e9}}})
 	r := n.CreateRoom(b, "checkin", "self")
 	ws, _, err := n.Dial(r.ID, r.Tokens["partner_a"])
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"repairroom/internal/auth"
+	"repairroom/internal/limits"
 	"repairroom/internal/realtime"
 	"repairroom/internal/redistest"
 	"repairroom/internal/testnode"
@@ -281,7 +282,7 @@ func mustJSON(v any) string {
 
 func TestFloodIsRateLimited(t *testing.T) {
 	rdb := redistest.Client(t)
-	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{RatePerSecond: 1, RateBurst: 5, FloodClose: 50}})
+	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{Limits: limits.Limits{RatePerSecond: 1, RateBurst: 5, FloodClose: 50}}})
 	r := n.CreateRoom(t, "checkin", "self")
 	ws, _ := dial(t, n, r.ID, r.Tokens["partner_a"])
 	for i := 0; i < 10; i++ {
@@ -305,7 +306,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	rdb := redistest.Client(t)
 	// WriteWait is far beyond the wait below: the slow socket must be let go
 	// at once, not when its stuck write finally times out.
-	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{SendQueue: 8, RatePerSecond: 10000, RateBurst: 10000, WriteWait: time.Minute}})
+	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{Limits: limits.Limits{SendQueue: 8, RatePerSecond: 10000, RateBurst: 10000}, WriteWait: time.Minute}})
 	r := n.CreateRoom(t, "checkin", "self")
 	fast, w := dial(t, n, r.ID, r.Tokens["partner_a"])
 	// The slow client never reads after its welcome, through a tiny receive

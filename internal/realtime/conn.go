@@ -68,7 +68,7 @@ func newConnID() string {
 func (c *conn) deliver(b []byte) {
 	c.mu.Lock()
 	if !c.welcomed {
-		if len(c.pending) >= c.h.cfg.SendQueue {
+		if len(c.pending) >= c.h.cfg.Limits.SendQueue {
 			c.mu.Unlock()
 			c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
 			return
@@ -249,7 +249,7 @@ func (c *conn) closeSocket(code int, text string) {
 func (h *Hub) Serve(ws WS, p Participant) {
 	c := &conn{
 		h: h, ws: ws, id: newConnID(), p: p,
-		send: make(chan []byte, h.cfg.SendQueue),
+		send: make(chan []byte, h.cfg.Limits.SendQueue),
 		done: make(chan struct{}),
 	}
 	c.presence.cur = protocol.Member{ID: c.id, Role: p.Role, Name: p.Name}
@@ -260,7 +260,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	defer h.unregister(c)
 	defer c.finish()
 
-	ws.SetReadLimit(protocol.MaxMessage)
+	ws.SetReadLimit(int64(h.cfg.Limits.MaxMessageBytes))
 	c.extendRead()
 	ws.SetPongHandler(func(string) error {
 		c.extendRead()
@@ -292,7 +292,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	}
 	defer c.leavePresence()
 
-	c.tokens, c.lastRefill = h.cfg.RateBurst, time.Now()
+	c.tokens, c.lastRefill = h.cfg.Limits.RateBurst, time.Now()
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
@@ -326,9 +326,9 @@ func (c *conn) readFailed(err error) {
 // the socket.
 func (c *conn) allow() bool {
 	now := time.Now()
-	c.tokens += now.Sub(c.lastRefill).Seconds() * c.h.cfg.RatePerSecond
-	if c.tokens > c.h.cfg.RateBurst {
-		c.tokens = c.h.cfg.RateBurst
+	c.tokens += now.Sub(c.lastRefill).Seconds() * c.h.cfg.Limits.RatePerSecond
+	if c.tokens > c.h.cfg.Limits.RateBurst {
+		c.tokens = c.h.cfg.Limits.RateBurst
 	}
 	c.lastRefill = now
 	if c.tokens >= 1 {
@@ -337,7 +337,7 @@ func (c *conn) allow() bool {
 		return true
 	}
 	c.dropped++
-	if c.dropped >= c.h.cfg.FloodClose {
+	if c.dropped >= c.h.cfg.Limits.FloodClose {
 		c.kill(protocol.CloseFlood, "message flood")
 		return false
 	}

@@ -224,7 +224,7 @@ func (c *conn) push(ctx context.Context, m protocol.In) error {
 // applyUpdates applies every update of m to f's text and builds the commit.
 func (c *conn) applyUpdates(m protocol.In, f store.Field, s room.State) (store.Push, error) {
 	key := *m.Field
-	lim := changeset.Limits{MaxInsertUnits: c.h.cfg.MaxInsertUnits}
+	lim := changeset.Limits{MaxInsertUnits: c.h.cfg.Limits.MaxInsertUnits}
 	text := f.Text
 	now := strconv.FormatInt(c.h.now().UnixMilli(), 10)
 	entries := make([][]byte, 0, len(m.Updates))
@@ -242,8 +242,8 @@ func (c *conn) applyUpdates(m protocol.In, f store.Field, s room.State) (store.P
 			return store.Push{}, protocol.Errorf(protocol.CodeBadChanges, "update %d does not fit the text at version %d: %v", i, *m.Version+int64(i), err)
 		}
 		inserted += cs.LenAfter() - cs.LenBefore()
-		if inserted > c.h.cfg.MaxInsertUnits {
-			return store.Push{}, protocol.Errorf(protocol.CodeTooLarge, "push inserts more than %d characters", c.h.cfg.MaxInsertUnits)
+		if inserted > c.h.cfg.Limits.MaxInsertUnits {
+			return store.Push{}, protocol.Errorf(protocol.CodeTooLarge, "push inserts more than %d characters", c.h.cfg.Limits.MaxInsertUnits)
 		}
 		canon, err := cs.MarshalJSON()
 		if err != nil {
@@ -254,8 +254,8 @@ func (c *conn) applyUpdates(m protocol.In, f store.Field, s room.State) (store.P
 		entries = append(entries, b)
 		raws = append(raws, b)
 	}
-	if n := changeset.UTF16Len(text); n > c.h.cfg.MaxFieldUnits {
-		return store.Push{}, protocol.Errorf(protocol.CodeTooLarge, "the field would hold %d characters; at most %d fit", n, c.h.cfg.MaxFieldUnits)
+	if n := changeset.UTF16Len(text); n > c.h.cfg.Limits.MaxFieldUnits {
+		return store.Push{}, protocol.Errorf(protocol.CodeTooLarge, "the field would hold %d characters; at most %d fit", n, c.h.cfg.Limits.MaxFieldUnits)
 	}
 	frame := protocol.Encode(protocol.Updates{T: protocol.TUpdates, Field: key, Epoch: f.Epoch, From: f.Version, Updates: raws})
 	readers := room.Readers(c.p.Template, s, key)

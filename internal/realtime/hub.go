@@ -11,70 +11,50 @@ import (
 	"sync"
 	"time"
 
+	"repairroom/internal/limits"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
 	"repairroom/internal/templates"
 )
 
 // Config tunes the realtime layer. Zero fields take the defaults of
-// DefaultConfig.
+// DefaultConfig; every limit a client can hit lives in Limits (one home for
+// all of them, shared with the store and the HTTP API).
 type Config struct {
-	SendQueue      int           // messages queued per connection before it counts as slow
-	PingInterval   time.Duration // how often the server pings
-	PongWait       time.Duration // read deadline, extended by every pong or message
-	WriteWait      time.Duration // deadline of one write
-	RatePerSecond  float64       // sustained client messages per second
-	RateBurst      float64       // burst allowance
-	FloodClose     int           // dropped messages in a row before closing 4029
-	PresenceEvery  time.Duration // at most one presence broadcast per connection per interval
-	MaxFieldUnits  int           // UTF-16 units one field may hold
-	MaxInsertUnits int           // UTF-16 units inserted by one push
-	ShutdownWait   time.Duration // how long Shutdown waits for sockets to drain
+	Limits       limits.Limits // zero fields: limits.Default()
+	PingInterval time.Duration // how often the server pings
+	PongWait     time.Duration // read deadline, extended by every pong or message
+	WriteWait    time.Duration // deadline of one write
+	ShutdownWait time.Duration // how long Shutdown waits for sockets to drain
+	Observer     Observer      // told what happens, for metrics; nil: NopObserver
 }
 
 // DefaultConfig is what the server runs with unless told otherwise.
 func DefaultConfig() Config {
 	return Config{
-		SendQueue:      512,
-		PingInterval:   25 * time.Second,
-		PongWait:       60 * time.Second,
-		WriteWait:      10 * time.Second,
-		RatePerSecond:  40,
-		RateBurst:      200,
-		FloodClose:     1000,
-		PresenceEvery:  100 * time.Millisecond,
-		MaxFieldUnits:  65536,
-		MaxInsertUnits: 32768,
-		ShutdownWait:   10 * time.Second,
+		Limits:       limits.Default(),
+		PingInterval: 25 * time.Second,
+		PongWait:     60 * time.Second,
+		WriteWait:    10 * time.Second,
+		ShutdownWait: 10 * time.Second,
+		Observer:     NopObserver{},
 	}
 }
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	pick := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
 	pickD := func(v *time.Duration, def time.Duration) {
 		if *v <= 0 {
 			*v = def
 		}
 	}
-	pick(&c.SendQueue, d.SendQueue)
-	pick(&c.FloodClose, d.FloodClose)
-	pick(&c.MaxFieldUnits, d.MaxFieldUnits)
-	pick(&c.MaxInsertUnits, d.MaxInsertUnits)
+	c.Limits = c.Limits.WithDefaults()
 	pickD(&c.PingInterval, d.PingInterval)
 	pickD(&c.PongWait, d.PongWait)
 	pickD(&c.WriteWait, d.WriteWait)
-	pickD(&c.PresenceEvery, d.PresenceEvery)
 	pickD(&c.ShutdownWait, d.ShutdownWait)
-	if c.RatePerSecond <= 0 {
-		c.RatePerSecond = d.RatePerSecond
-	}
-	if c.RateBurst <= 0 {
-		c.RateBurst = d.RateBurst
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
 	}
 	return c
 }

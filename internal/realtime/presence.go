@@ -47,7 +47,7 @@ func (c *conn) presenceMoved(field *string, sel []int64) {
 		return
 	}
 	t.cur.Field, t.cur.Sel = field, sel
-	wait := c.h.cfg.PresenceEvery - time.Since(t.last)
+	wait := c.h.cfg.Limits.PresenceEvery - time.Since(t.last)
 	if t.timer != nil {
 		t.mu.Unlock() // the timer will send the latest position
 		return

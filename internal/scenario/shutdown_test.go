@@ -8,6 +8,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"repairroom/internal/client"
+	"repairroom/internal/limits"
 	"repairroom/internal/realtime"
 	"repairroom/internal/testnode"
 )
@@ -18,7 +19,7 @@ import (
 // draining instead of giving up at its deadline; and a Go client on that
 // node resumes on the other one with nothing lost.
 func TestShutdownDrainsBusyConnections(t *testing.T) {
-	cl := startCluster(t, 2, testnode.Options{Realtime: realtime.Config{RatePerSecond: 1e6, RateBurst: 1e6}})
+	cl := startCluster(t, 2, testnode.Options{Realtime: realtime.Config{Limits: limits.Limits{RatePerSecond: 1e6, RateBurst: 1e6}}})
 	n := cl.nodes[1]
 	r := n.CreateRoom(t, "checkin", "self")
 
