@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"repairroom/internal/protocol"
 )
 
 // serverFrame is any server message, decoded loosely: which fields are set
@@ -22,6 +24,10 @@ type serverFrame struct {
 	Members json.RawMessage          `json:"members"`
 	Code    string                   `json:"code"`
 	Message string                   `json:"message"`
+	// Sig is a field checkpoint signature (reset, ack, updates) or a room
+	// checkpoint signature (room); RoomSig is the welcome's room one.
+	Sig     string `json:"sig"`
+	RoomSig string `json:"roomSig"`
 
 	// welcome only
 	V        int             `json:"v"`
@@ -59,10 +65,12 @@ type Me struct {
 }
 
 // FieldSnapshot is one text field in a welcome (or, without Text, in heads).
+// Sig, when the server signs checkpoints, signs the text at that version.
 type FieldSnapshot struct {
 	Epoch   string `json:"epoch"`
 	Version int64  `json:"version"`
 	Text    string `json:"text"`
+	Sig     string `json:"sig,omitempty"`
 }
 
 // Welcome is the first message of a connection.
@@ -94,6 +102,30 @@ type pullMsg struct {
 	Since int64  `json:"since"`
 }
 
+// restoreMsg presents a field checkpoint.
+type restoreMsg struct {
+	T       string `json:"t"`
+	ID      string `json:"id"`
+	Field   string `json:"field"`
+	Epoch   string `json:"epoch"`
+	Version int64  `json:"version"`
+	Text    string `json:"text"`
+	Sig     string `json:"sig"`
+}
+
+// restoreRoomMsg presents a room-state checkpoint.
+type restoreRoomMsg struct {
+	T    string         `json:"t"`
+	ID   string         `json:"id"`
+	Room roomCheckpoint `json:"room"`
+}
+
+type roomCheckpoint struct {
+	Role  string          `json:"role"`
+	State json.RawMessage `json:"state"`
+	Sig   string          `json:"sig"`
+}
+
 // ServerError is an error frame: a stable code and a human message.
 type ServerError struct {
 	Code    string
@@ -113,7 +145,7 @@ func (e *CloseError) Error() string {
 	return fmt.Sprintf("client: closed by the server (%d %s)", e.Code, e.Text)
 }
 
-// Close codes after which reconnecting is pointless (docs/protocol.md).
+// Close codes after which reconnecting is pointless: protocol.Closes decides.
 func terminalClose(code int) bool {
-	return code == 4001 || code == 4003 || code == 4004
+	return !protocol.Reconnect(code)
 }

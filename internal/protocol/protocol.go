@@ -48,16 +48,67 @@ const (
 	CodeRoomLost = "room_lost"
 )
 
-// Close codes beyond the standard ones.
+// Close codes the server sends. Each is a documented value in Closes that
+// says whether a client should reconnect; clients ask Reconnect (Go) or the
+// generated web/src/net/closecodes.ts (browser), never a list of their own.
 const (
+	CloseNormal       = 1000
 	CloseGoingAway    = 1001
 	CloseTooBig       = 1009
+	CloseInternal     = 1011
 	CloseBadToken     = 4001
 	CloseRevoked      = 4003
 	CloseRoomDeleted  = 4004
 	CloseSlowConsumer = 4008
 	CloseFlood        = 4029
 )
+
+// CloseInfo describes one close code.
+type CloseInfo struct {
+	Code int
+	// Name is stable and short; metrics label closes with it.
+	Name string
+	// Reconnect: whether a client should reconnect (with backoff) and
+	// resume. False means the link or room is over: stop and say why.
+	Reconnect bool
+	// Pause: a reconnect should wait at least this many milliseconds
+	// (a flood close), on top of the usual backoff.
+	PauseMs int
+	// Meaning, in words for docs/protocol.md.
+	Meaning string
+}
+
+// Closes is the table of every close code, the one home of the reconnect
+// decision (docs/protocol.md shows the same table).
+var Closes = []CloseInfo{
+	{CloseNormal, "normal", true, 0, "closed normally (by a proxy, or by the client itself); reconnect if still wanted"},
+	{CloseGoingAway, "going_away", true, 0, "the server is shutting down; reconnect (to another node) and resume"},
+	{CloseTooBig, "too_big", true, 0, "a message was larger than the limit (maxMessageBytes in welcome)"},
+	{CloseInternal, "internal", true, 0, "the server could not serve the room (storage unreachable or an internal error); reconnect with backoff"},
+	{CloseBadToken, "bad_token", false, 0, "the link is not valid"},
+	{CloseRevoked, "revoked", false, 0, "the links were rotated; this one is revoked"},
+	{CloseRoomDeleted, "room_deleted", false, 0, "the room was deleted"},
+	{CloseSlowConsumer, "slow_consumer", true, 0, "the client read too slowly and its queue filled; reconnect and resume"},
+	{CloseFlood, "flood", true, 15000, "too many messages in a row over the rate limit; reconnect after a pause"},
+}
+
+// CloseFor returns the table entry of code. Codes not in the table (the
+// network's 1006, a proxy's own codes) are reconnectable: only the server
+// can say a link is over.
+func CloseFor(code int) CloseInfo {
+	for _, c := range Closes {
+		if c.Code == code {
+			return c
+		}
+	}
+	return CloseInfo{Code: code, Name: "other", Reconnect: true}
+}
+
+// Reconnect reports whether a client should reconnect after code.
+func Reconnect(code int) bool { return CloseFor(code).Reconnect }
+
+// CloseName is the stable name of code ("other" when not in the table).
+func CloseName(code int) string { return CloseFor(code).Name }
 
 // Error is a protocol error: a stable code and a human message.
 type Error struct {

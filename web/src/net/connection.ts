@@ -1,9 +1,10 @@
 // The room's WebSocket, kept open: reconnects with backoff after any drop
-// except the closes that mean "this link is over" (4001/4003/4004).
+// except the closes internal/protocol marks as final (closecodes.ts).
 
-import { backoffDelay, FLOOD_PAUSE_MS } from "./backoff";
+import { backoffDelay } from "./backoff";
 import type { ClientMsg, ServerMsg } from "../types";
 import { FATAL_CLOSE } from "../types";
+import { closeInfo } from "./closecodes";
 
 export type ConnStatus = "connecting" | "connected" | "reconnecting" | "offline" | "stopped";
 
@@ -128,9 +129,10 @@ export class Connection {
       this.ws = null;
       const wasConnected = this.status === "connected";
       this.h.closed(ev.code);
-      const fatal = FATAL_CLOSE[ev.code];
-      if (fatal) {
-        this.stop(fatal);
+      // Whether to reconnect is the server's table (closecodes.ts); the
+      // words shown are ours.
+      if (!closeInfo(ev.code).reconnect) {
+        this.stop(FATAL_CLOSE[ev.code] ?? "This connection was closed for good.");
         return;
       }
       if (!this.opened && !wasConnected) {
@@ -143,7 +145,8 @@ export class Connection {
 
   private scheduleReconnect(code: number): void {
     if (this.status === "stopped") return;
-    const delay = code === 4029 ? FLOOD_PAUSE_MS : backoffDelay(this.attempt);
+    const pause = closeInfo(code).pauseMs;
+    const delay = pause > 0 ? pause : backoffDelay(this.attempt);
     this.attempt++;
     const offline = this.attempt > OFFLINE_AFTER || (typeof navigator !== "undefined" && navigator.onLine === false);
     this.setStatus(offline ? "offline" : "reconnecting", "");
