@@ -68,7 +68,8 @@ type Hub struct {
 	log     *slog.Logger
 	cfg     Config
 	now     func() time.Time
-	wg      sync.WaitGroup // connection handlers and room subscriptions
+	wg      sync.WaitGroup // connection handlers and room goroutines
+	sub     *store.Subscriber
 	mu      sync.Mutex
 	rooms   map[string]*roomHub
 	conns   map[*conn]struct{}
@@ -80,11 +81,41 @@ func New(st *store.Store, log *slog.Logger, cfg Config, now func() time.Time) *H
 	if now == nil {
 		now = time.Now
 	}
-	return &Hub{
+	h := &Hub{
 		st: st, log: log, cfg: cfg.withDefaults(), now: now,
 		rooms: make(map[string]*roomHub),
 		conns: make(map[*conn]struct{}),
 	}
+	h.sub = st.NewSubscriber(h.busMessage, h.resubscribed)
+	return h
+}
+
+// busMessage routes a message of the node's shared subscription to its
+// room's queue. It runs on the subscription's reader: it never blocks.
+func (h *Hub) busMessage(id string, p []byte) {
+	h.mu.Lock()
+	rh := h.rooms[id]
+	h.mu.Unlock()
+	if rh != nil {
+		rh.queue(p)
+	}
+}
+
+// resubscribed: the room's channel was subscribed again after the
+// connection to Redis was re-established; messages may have been lost.
+func (h *Hub) resubscribed(id string) {
+	h.mu.Lock()
+	rh := h.rooms[id]
+	ok := rh != nil && rh.subscribed
+	h.mu.Unlock()
+	if ok {
+		rh.requestHeads()
+	}
+}
+
+func (h *Hub) observeSubscriptions() {
+	conns, chans := h.sub.Stats()
+	h.cfg.Observer.Subscriptions(conns, chans)
 }
 
 // Participant is an authorised member joining a room.
@@ -116,30 +147,33 @@ func (h *Hub) unregister(c *conn) {
 	h.wg.Done()
 }
 
-// join returns the room's hub, subscribing this node to the room when it is
-// the first local member. The subscription is confirmed before join returns,
-// so nothing committed afterwards can be missed.
+// join returns the room's hub, subscribing this node to the room's channel
+// when it is the first local member. The subscription is confirmed before
+// join returns, so nothing committed afterwards can be missed.
 func (h *Hub) join(ctx context.Context, id string, tpl *templates.Template) (*roomHub, error) {
 	h.mu.Lock()
 	rh := h.rooms[id]
 	created := rh == nil
 	if created {
-		rh = &roomHub{h: h, id: id, tpl: tpl, conns: make(map[*conn]struct{}), ready: make(chan struct{})}
+		rh = newRoomHub(h, id, tpl)
 		h.rooms[id] = rh
 	}
 	rh.refs++
 	h.mu.Unlock()
 
 	if created {
-		sub, err := h.st.Subscribe(ctx, id)
-		rh.sub, rh.err = sub, err
-		close(rh.ready)
+		err := h.sub.Subscribe(ctx, id)
 		if err == nil {
-			rh.stop = make(chan struct{})
+			h.mu.Lock()
+			rh.subscribed = true
+			h.mu.Unlock()
 			h.wg.Add(2)
 			go rh.run()
 			go rh.heartbeat(rh.stop)
 		}
+		rh.err = err
+		close(rh.ready)
+		h.observeSubscriptions()
 	} else {
 		select {
 		case <-rh.ready:
@@ -163,10 +197,14 @@ func (h *Hub) leave(rh *roomHub) {
 	if last && h.rooms[rh.id] == rh {
 		delete(h.rooms, rh.id)
 	}
+	subscribed := rh.subscribed
 	h.mu.Unlock()
-	if last && rh.sub != nil {
+	if last && subscribed {
 		close(rh.stop)
-		_ = rh.sub.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		h.sub.Unsubscribe(ctx, rh.id)
+		cancel()
+		h.observeSubscriptions()
 	}
 }
 
@@ -189,6 +227,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		_ = h.sub.Close()
 		return nil
 	case <-ctx.Done():
 		for _, c := range conns {

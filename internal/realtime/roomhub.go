@@ -3,6 +3,8 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -13,21 +15,57 @@ import (
 	"repairroom/internal/templates"
 )
 
-// roomHub is one room on this node: its local connections and the one
-// Redis subscription they share.
+// roomHub is one room on this node: its local connections, and a queue
+// of what the node's shared subscription received for the room, drained in
+// order by the room's own goroutine (so one slow room never holds up the
+// subscription's reader or another room).
 type roomHub struct {
-	h     *Hub
-	id    string
-	tpl   *templates.Template
-	sub   *store.Subscription
-	err   error
-	ready chan struct{}
-	stop  chan struct{} // closed when the last local member leaves
-	refs  int           // guarded by h.mu
+	h          *Hub
+	id         string
+	tpl        *templates.Template
+	err        error
+	ready      chan struct{}
+	stop       chan struct{} // closed when the last local member leaves
+	refs       int           // guarded by h.mu
+	subscribed bool          // the node's subscriber holds the channel for this hub
+
+	qmu  sync.Mutex
+	q    [][]byte
+	lost bool          // the queue overflowed: clients must catch up from the logs
+	wake chan struct{} // capacity 1: something was queued
+
+	hmu          sync.Mutex
+	headsRunning bool // a heads goroutine is retrying
+	headsAgain   bool // another resubscription came while it ran
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	state *room.State // latest state seen, for filtering presence; nil until known
+}
+
+// inboxCap bounds a room's queue of bus messages. Beyond it messages are
+// dropped and the room's sockets get heads, as after a resubscription.
+const inboxCap = 8192
+
+func newRoomHub(h *Hub, id string, tpl *templates.Template) *roomHub {
+	return &roomHub{h: h, id: id, tpl: tpl, conns: make(map[*conn]struct{}),
+		ready: make(chan struct{}), stop: make(chan struct{}), wake: make(chan struct{}, 1)}
+}
+
+// queue hands a bus message to the room's goroutine without blocking the
+// subscription's reader.
+func (rh *roomHub) queue(p []byte) {
+	rh.qmu.Lock()
+	if len(rh.q) >= inboxCap {
+		rh.lost = true
+	} else {
+		rh.q = append(rh.q, p)
+	}
+	rh.qmu.Unlock()
+	select {
+	case rh.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (rh *roomHub) add(c *conn) {
@@ -61,19 +99,29 @@ func (rh *roomHub) snapshot() ([]*conn, *room.State) {
 	return out, rh.state
 }
 
-// run delivers the room's bus messages until the subscription closes.
+// run delivers the room's bus messages, in the order they were published,
+// until the last local member leaves.
 func (rh *roomHub) run() {
 	defer rh.h.wg.Done()
+	var batch [][]byte
 	for {
-		p, resub, ok := rh.sub.Next()
-		if !ok {
+		select {
+		case <-rh.stop:
 			return
+		case <-rh.wake:
 		}
-		if resub {
-			rh.sendHeads()
-			continue
+		rh.qmu.Lock()
+		batch, rh.q = rh.q, batch[:0]
+		lost := rh.lost
+		rh.lost = false
+		rh.qmu.Unlock()
+		for i, p := range batch {
+			rh.dispatch(p)
+			batch[i] = nil
 		}
-		rh.dispatch(p)
+		if lost {
+			rh.requestHeads()
+		}
 	}
 }
 
@@ -173,20 +221,78 @@ func (rh *roomHub) deliverState(conns []*conn, body []byte) {
 	})
 }
 
+// requestHeads sends heads and the current state to every local socket,
+// retrying with backoff until it could read them: right after Redis comes
+// back, go-redis still answers with its cached dial error for a moment, and
+// a heads message that is never sent leaves clients behind for good.
+func (rh *roomHub) requestHeads() {
+	rh.hmu.Lock()
+	if rh.headsRunning {
+		rh.headsAgain = true
+		rh.hmu.Unlock()
+		return
+	}
+	rh.headsRunning = true
+	rh.hmu.Unlock()
+	go func() {
+		failures := 0
+		for {
+			err := rh.sendHeads()
+			if err == nil {
+				failures = 0
+				rh.hmu.Lock()
+				if !rh.headsAgain {
+					rh.headsRunning = false
+					rh.hmu.Unlock()
+					return
+				}
+				rh.headsAgain = false
+				rh.hmu.Unlock()
+				continue
+			}
+			failures++
+			if failures == 1 || failures%20 == 0 {
+				rh.h.log.Warn("could not read heads after resubscribing; retrying", "room", rh.id, "attempt", failures, "err", err)
+			}
+			t := time.NewTimer(headsBackoff(failures))
+			select {
+			case <-rh.stop:
+				t.Stop()
+				rh.hmu.Lock()
+				rh.headsRunning = false
+				rh.hmu.Unlock()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// headsBackoff: 100 ms doubling to 5 s.
+func headsBackoff(n int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < n && d < 5*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Second)
+}
+
 // sendHeads tells every local socket where each readable field is, after
 // the subscription was re-established and messages may have been lost.
-func (rh *roomHub) sendHeads() {
+func (rh *roomHub) sendHeads() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	keys := room.TextKeys(rh.tpl)
 	snap, err := rh.h.st.Snapshot(ctx, rh.id, keys)
+	if errors.Is(err, store.ErrNoRoom) {
+		return nil // deleted meanwhile: the deletion notice closes the sockets
+	}
 	if err != nil {
-		rh.h.log.Warn("could not read heads after resubscribing", "room", rh.id, "err", err)
-		return
+		return fmt.Errorf("reading heads: %w", err)
 	}
 	var s room.State
-	if json.Unmarshal(snap.State, &s) != nil {
-		return
+	if err := json.Unmarshal(snap.State, &s); err != nil {
+		return nil // unreadable state: retrying cannot help
 	}
 	s.Rev = snap.Rev
 	rh.noteState(s)
@@ -205,6 +311,7 @@ func (rh *roomHub) sendHeads() {
 	perRole(conns, func(role string) []byte {
 		return protocol.Encode(protocol.Room{T: protocol.TRoom, Room: mustJSON(room.View(rh.tpl, s, room.Role(role)))})
 	})
+	return nil
 }
 
 // filterMembers hides from role where others are when that field is one
