@@ -11,15 +11,18 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"repairroom/internal/auth"
+	"repairroom/internal/limits"
 	"repairroom/internal/realtime"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
@@ -34,15 +37,38 @@ type Deps struct {
 	Signer    *auth.Signer
 	Log       *slog.Logger
 	Web       fs.FS // the built client (web/dist)
-	// AllowedOrigins for WebSocket upgrades; empty means same-origin only.
+	// AllowedOrigins for WebSocket upgrades, as scheme://host[:port]
+	// compared exactly ("*": any); empty means same-origin only.
 	AllowedOrigins []string
-	TokenTTL       time.Duration // invite link lifetime
-	CreatePerMin   int           // rooms one IP may create per minute
-	// TrustedProxies may set X-Forwarded-For (a load balancer in front);
-	// without them the client IP is the peer address.
+	// Limits: RoomTTL is the invite link lifetime, RoomsPerAddrPerMinute
+	// the room-creation limit (shared by every node through Redis).
+	Limits limits.Limits
+	// TokenTTL and CreatePerMin override Limits when set (tests).
+	TokenTTL     time.Duration
+	CreatePerMin int
+	// TrustedProxies (IPs or CIDR prefixes) may set X-Forwarded-For,
+	// -Host and -Proto (a load balancer in front); from anyone else those
+	// headers are ignored and the client is the peer address.
 	TrustedProxies []string
-	Now            func() time.Time
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Counters, when set, is told about rooms and refusals of this layer.
+	Counters Counters
+	Now      func() time.Time
 }
+
+// Counters are the HTTP layer's events, for metrics.
+type Counters interface {
+	RoomCreated()
+	RoomDeleted()
+	Refused(limit string)
+}
+
+type nopCounters struct{}
+
+func (nopCounters) RoomCreated()   {}
+func (nopCounters) RoomDeleted()   {}
+func (nopCounters) Refused(string) {}
 
 type api struct{ Deps }
 
@@ -51,8 +77,15 @@ func New(d Deps) *fiber.App {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	d.Limits = d.Limits.WithDefaults()
+	if d.TokenTTL <= 0 {
+		d.TokenTTL = d.Limits.RoomTTL
+	}
 	if d.CreatePerMin <= 0 {
-		d.CreatePerMin = 10
+		d.CreatePerMin = d.Limits.RoomsPerAddrPerMinute
+	}
+	if d.Counters == nil {
+		d.Counters = nopCounters{}
 	}
 	a := &api{d}
 	app := fiber.New(fiber.Config{
@@ -67,19 +100,15 @@ func New(d Deps) *fiber.App {
 		TrustedProxies:          d.TrustedProxies,
 		ProxyHeader:             proxyHeader(d.TrustedProxies),
 	})
-	app.Use(a.recover, a.accessLog, a.securityHeaders)
+	app.Use(a.accessLog, a.recover, a.securityHeaders)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
 	app.Get("/readyz", a.ready)
+	if d.Metrics != nil {
+		app.Get("/metrics", adaptor.HTTPHandler(d.Metrics))
+	}
 	app.Get("/api/templates", a.listTemplates)
-	app.Post("/api/rooms", limiter.New(limiter.Config{
-		Max:          d.CreatePerMin,
-		Expiration:   time.Minute,
-		KeyGenerator: clientAddr(len(d.TrustedProxies) > 0),
-		LimitReached: func(c *fiber.Ctx) error {
-			return apiError(c, fiber.StatusTooManyRequests, "rate_limited", "too many rooms created from this address; wait a minute")
-		},
-	}), a.createRoom)
+	app.Post("/api/rooms", a.createLimit, a.createRoom)
 	app.Delete("/api/rooms/:id", a.deleteRoom)
 	app.Post("/api/rooms/:id/rotate", a.rotateLinks)
 	app.Get("/ws/rooms/:id", a.upgrade, websocket.New(a.serveWS, websocket.Config{
@@ -112,6 +141,23 @@ func clientAddr(behindProxy bool) func(c *fiber.Ctx) string {
 		}
 		return c.Context().RemoteIP().String()
 	}
+}
+
+// createLimit is the room-creation limit per client address, counted in
+// Redis so that N nodes do not allow N times the limit.
+func (a *api) createLimit(c *fiber.Ctx) error {
+	addr := clientAddr(len(a.TrustedProxies) > 0)(c)
+	got, err := a.Store.Allow(c.UserContext(), "rooms", addr, a.CreatePerMin, time.Minute)
+	if err != nil {
+		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
+	}
+	if !got.Allowed {
+		a.Counters.Refused("rooms_per_addr")
+		secs := int(got.RetryAfter.Seconds() + 0.999)
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(secs, 1)))
+		return apiError(c, fiber.StatusTooManyRequests, "rate_limited", "too many rooms created from this address; wait a minute")
+	}
+	return c.Next()
 }
 
 func proxyHeader(trusted []string) string {
@@ -147,23 +193,38 @@ func (a *api) recover(c *fiber.Ctx) (err error) {
 }
 
 // accessLog logs method, path and status, never the query string or
-// headers: invite tokens travel there.
+// headers: invite tokens travel there. It runs outermost and hands an error
+// to the error handler itself, so the status it logs is the one sent (a
+// 404 is logged as 404, not as the 200 the response held before).
 func (a *api) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
-	err := c.Next()
+	if err := c.Next(); err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError) // the handler's own failure: nothing better to send
+		}
+	}
 	path := c.Path()
-	if strings.HasPrefix(path, "/assets/") {
-		return err
+	if strings.HasPrefix(path, "/assets/") || path == "/metrics" {
+		return nil
 	}
 	a.Log.Info("http", "method", c.Method(), "path", path, "status", c.Response().StatusCode(), "ms", time.Since(start).Milliseconds())
-	return err
+	return nil
 }
 
+// csp allows the page's own scripts, styles and connections only; 'self'
+// covers the WebSocket to the same host (ws: and wss: of the page's
+// origin) in current browsers.
+const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// securityHeaders: every response is no-store unless a handler says
+// otherwise (the bundle's assets): API answers carry invite tokens, and
+// nothing else is worth caching.
 func (a *api) securityHeaders(c *fiber.Ctx) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("X-Frame-Options", "DENY")
-	c.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+	c.Set("Content-Security-Policy", csp)
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Next()
 }
 
@@ -273,6 +334,7 @@ func (a *api) createRoom(c *fiber.Ctx) error {
 	for _, seat := range seatsFor(mode) {
 		resp.Links = append(resp.Links, a.link(id, seat, names[seat], 1, exp))
 	}
+	a.Counters.RoomCreated()
 	a.Log.Info("room created", "room", id, "template", tpl.ID, "mode", mode)
 	return c.Status(fiber.StatusCreated).JSON(resp)
 }
@@ -372,6 +434,7 @@ func (a *api) deleteRoom(c *fiber.Ctx) error {
 	if err := a.Hub.DeleteRoom(c.UserContext(), id, z.tpl); err != nil {
 		return err
 	}
+	a.Counters.RoomDeleted()
 	a.Log.Info("room deleted", "room", id)
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -399,22 +462,85 @@ func (a *api) rotateLinks(c *fiber.Ctx) error {
 	return c.JSON(resp)
 }
 
-// originAllowed: same-origin unless an allow-list is configured.
+// originAllowed: same-origin unless an allow-list is configured. Scheme,
+// host and port are compared exactly (default ports made explicit); an
+// Origin with user-info, a path or another scheme is refused.
 func (a *api) originAllowed(c *fiber.Ctx) bool {
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == "" {
+	origin, ok := canonOrigin(c.Get(fiber.HeaderOrigin))
+	if !ok {
 		return false
 	}
 	if len(a.AllowedOrigins) > 0 {
 		for _, o := range a.AllowedOrigins {
-			if o == "*" || strings.EqualFold(o, origin) {
+			if o == "*" {
+				return true
+			}
+			if allowed, ok := canonOrigin(o); ok && allowed == origin {
 				return true
 			}
 		}
 		return false
 	}
-	u, err := url.Parse(origin)
-	return err == nil && strings.EqualFold(u.Host, c.Hostname())
+	self, ok := canonOrigin(a.selfOrigin(c))
+	return ok && self == origin
+}
+
+// selfOrigin is the origin the request was addressed to: the Host header
+// and the connection's scheme, or what a trusted proxy says they were
+// (X-Forwarded-Host, X-Forwarded-Proto). Fiber's Hostname and Protocol
+// believe those headers from anyone when no proxy is configured, so they
+// are not used here.
+func (a *api) selfOrigin(c *fiber.Ctx) string {
+	scheme, host := "http", string(c.Request().Host())
+	if c.Context().IsTLS() {
+		scheme = "https"
+	}
+	if len(a.TrustedProxies) > 0 && c.IsProxyTrusted() {
+		if h := firstListed(c.Get(fiber.HeaderXForwardedHost)); h != "" {
+			host = h
+		}
+		if p := strings.ToLower(firstListed(c.Get(fiber.HeaderXForwardedProto))); p == "http" || p == "https" {
+			scheme = p
+		}
+	}
+	return scheme + "://" + host
+}
+
+// firstListed is the first entry of a comma-separated header: the value
+// the proxy nearest the client set.
+func firstListed(h string) string {
+	first, _, _ := strings.Cut(h, ",")
+	return strings.TrimSpace(first)
+}
+
+// canonOrigin is scheme://host:port in lower case with the default port
+// written out, or false for anything that is not a plain http(s) origin.
+func canonOrigin(s string) (string, bool) {
+	if s == "" || s == "null" {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.User != nil || u.Opaque != "" || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme == "http" && port == "":
+		port = "80"
+	case scheme == "https" && port == "":
+		port = "443"
+	case scheme != "http" && scheme != "https":
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", false
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host + ":" + port, true
 }
 
 // upgrade authorises a WebSocket request before the upgrade, so a refused
