@@ -1,5 +1,7 @@
 // Bundles the browser client into web/dist (embedded by the Go server):
-//   index.html, app.js, app.css (+ source maps).
+//   index.html, app.js, app.css; with --dev (or --watch) also source maps,
+//   unminified. `make run` and the Docker image build the production bundle,
+//   so the binary never serves source maps (docs/operations.md).
 // Usage: node web/build.mjs [--watch] [--dev]
 import * as esbuild from "esbuild";
 import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
@@ -25,7 +27,7 @@ const options = {
   format: "esm",
   target: ["es2020", "chrome90", "firefox90", "safari15"],
   minify: !dev,
-  sourcemap: true,
+  sourcemap: dev,
   legalComments: "none",
   logLevel: "info",
   define: { "process.env.NODE_ENV": dev ? '"development"' : '"production"' },
