@@ -17,14 +17,15 @@ import (
 )
 
 // The load generator speaks the wire protocol (docs/protocol.md) itself,
-// for one text field, the way @codemirror/collab does: one push in flight,
-// local keystrokes queued behind it, remote updates rebasing the queue.
-// Doing it here rather than through internal/client lets it timestamp the
-// exact moment each push is written and each reply read.
+// the way @codemirror/collab does for each text field it follows: one push
+// in flight per field, local keystrokes queued behind it and all sent in
+// the next push, remote updates rebasing the queue. Doing it here rather
+// than through internal/client lets it timestamp the exact moment each
+// push is written and each reply read.
 
 // author is what every client knows about another one: when each of its
 // updates was pushed and typed, for delivery latencies. Receivers look an
-// update up by its clientID, "<author>.<seq>".
+// update up by its clientID, "lg<author>.<seq>".
 type author struct {
 	node int
 
@@ -72,6 +73,24 @@ type inFlight struct {
 	sentAt  int64
 }
 
+// fieldState is one text field as a client holds it: the confirmed text
+// and version, and its own unconfirmed updates (@codemirror/collab's
+// sendableUpdates).
+type fieldState struct {
+	name     string
+	epoch    string
+	version  int64
+	text     string
+	localLen int // UTF-16 length of text with every pending update applied
+	pending  []pendingUpdate
+	flight   *inFlight
+	waitFor  int64 // after "behind": do not push before reaching this version
+	pulling  string
+	retryAt  int64 // after a refused push: not before this time (unix ns)
+}
+
+func (f *fieldState) idle() bool { return len(f.pending) == 0 && f.flight == nil && f.pulling == "" }
+
 // counters are per client, summed at the end.
 type counters struct {
 	pushes        int64 // push frames written
@@ -87,36 +106,35 @@ type counters struct {
 	anomalies     int64 // frames that did not fit our state
 	errors        map[string]int64
 	keystrokes    int64
+	typedInWindow int64 // keystrokes typed inside the window
 }
 
 type client struct {
-	idx    int // global index, also the clientID prefix
-	room   *roomRun
-	node   int
-	field  string
-	me     *author
-	lat    *latencies
-	window *window
+	idx       int // global index, also the clientID prefix
+	room      *roomRun
+	node      int
+	seat      string
+	typeField string // the field this client types into; "" for a watcher
+	follow    []string
+	measured  bool // its latencies count (false for the attacked room)
+	slow      bool // connected through the delay proxy
+	me        *author
+	lat       *latencies
+	window    *window
 
 	ws      *websocket.Conn
 	writeMu sync.Mutex
 
 	mu        sync.Mutex
-	epoch     string
-	version   int64
-	text      string
-	localLen  int // UTF-16 length of text with every pending update applied
-	pending   []pendingUpdate
-	flight    *inFlight
-	waitFor   int64 // after "behind": do not push before reaching this version
-	pulling   string
-	retryAt   int64 // after a refused push: not before this time (unix ns)
+	fields    map[string]*fieldState
 	nextID    int
 	nextSeq   int
 	c         counters
+	connectNs int64           // dial started → welcome read and applied
+	typed     strings.Builder // every character this client typed, in order
 	closeCode int
 	readErr   error
-	settled   chan struct{} // closed and replaced on every state change
+	okWait    map[string]chan string // act id → reply code ("" for ok)
 	stopped   atomic.Bool
 }
 
@@ -164,41 +182,57 @@ func parseClientID(id string) (idx, seq int, ok bool) {
 	return idx, seq, err1 == nil && err2 == nil
 }
 
-// dial connects and processes the welcome.
-func (c *client) dial(ctx context.Context, wsURL, origin string) error {
-	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, ReadBufferSize: 16 << 10, WriteBufferSize: 16 << 10}
+// dialWelcome opens a socket and reads the welcome: what a browser does
+// before it shows a synced document. It returns the socket, the welcome and
+// how long that took.
+func dialWelcome(ctx context.Context, wsURL, origin string) (*websocket.Conn, serverFrame, time.Duration, error) {
+	var f serverFrame
+	t0 := time.Now()
+	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, ReadBufferSize: 4 << 10, WriteBufferSize: 4 << 10}
 	ws, resp, err := d.DialContext(ctx, wsURL, http.Header{"Origin": {origin}})
 	if err != nil {
 		if resp != nil {
-			return fmt.Errorf("dial: HTTP %d: %w", resp.StatusCode, err)
+			return nil, f, 0, fmt.Errorf("dial: HTTP %d: %w", resp.StatusCode, err)
 		}
-		return fmt.Errorf("dial: %w", err)
+		return nil, f, 0, fmt.Errorf("dial: %w", err)
 	}
 	ws.SetReadLimit(64 << 20)
 	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 	_, raw, err := ws.ReadMessage()
 	if err != nil {
 		_ = ws.Close()
-		return fmt.Errorf("waiting for the welcome: %w", err)
+		return nil, f, 0, fmt.Errorf("waiting for the welcome: %w", err)
 	}
-	var f serverFrame
 	if err := json.Unmarshal(raw, &f); err != nil || f.T != "welcome" {
 		_ = ws.Close()
-		return fmt.Errorf("first frame is not a welcome: %.200s", raw)
+		return nil, f, 0, fmt.Errorf("first frame is not a welcome: %.200s", raw)
 	}
-	snap, ok := f.Fields[c.field]
-	if !ok {
-		_ = ws.Close()
-		return fmt.Errorf("the welcome has no field %q", c.field)
-	}
+	el := time.Since(t0)
 	_ = ws.SetReadDeadline(time.Time{})
+	return ws, f, el, nil
+}
+
+// dial connects and processes the welcome.
+func (c *client) dial(ctx context.Context, wsURL, origin string) error {
+	ws, f, el, err := dialWelcome(ctx, wsURL, origin)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fields = map[string]*fieldState{}
+	for _, name := range c.follow {
+		snap, ok := f.Fields[name]
+		if !ok {
+			_ = ws.Close()
+			return fmt.Errorf("the welcome has no field %q", name)
+		}
+		c.fields[name] = &fieldState{name: name, epoch: snap.Epoch, version: snap.Version, text: snap.Text, localLen: changeset.UTF16Len(snap.Text)}
+	}
 	c.ws = ws
-	c.epoch, c.version, c.text = snap.Epoch, snap.Version, snap.Text
-	c.localLen = changeset.UTF16Len(snap.Text)
-	c.settled = make(chan struct{})
+	c.connectNs = int64(el)
 	c.c.errors = map[string]int64{}
-	c.mu.Unlock()
+	c.okWait = map[string]chan string{}
 	return nil
 }
 
@@ -215,12 +249,29 @@ func (c *client) readLoop() {
 					c.closeCode = ce.Code
 				}
 			}
-			c.notifyLocked()
 			c.mu.Unlock()
 			return
 		}
 		c.handle(raw, now)
 	}
+}
+
+// flightField finds the field whose push or pull id is re.
+func (c *client) flightField(re string) (*fieldState, bool) {
+	if re == "" {
+		return nil, false
+	}
+	for _, f := range c.fields {
+		if f.flight != nil && f.flight.id == re {
+			return f, true
+		}
+	}
+	for _, f := range c.fields {
+		if f.pulling == re {
+			return f, false
+		}
+	}
+	return nil, false
 }
 
 func (c *client) handle(raw []byte, now int64) {
@@ -232,122 +283,148 @@ func (c *client) handle(raw []byte, now int64) {
 		return
 	}
 	switch f.T {
-	case "updates", "ack", "behind", "reset", "error", "heads":
+	case "updates", "ack", "behind", "reset", "error", "heads", "ok":
 	default:
 		return // members, presence, room: not measured
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	fs := c.fields[f.Field]
 	switch f.T {
+	case "ok":
+		if ch, ok := c.okWait[f.Re]; ok {
+			ch <- ""
+			delete(c.okWait, f.Re)
+		}
 	case "updates":
-		if f.Field == c.field {
-			if f.Re != "" && f.Re == c.pulling {
-				c.pulling = ""
+		if fs != nil {
+			if f.Re != "" && f.Re == fs.pulling {
+				fs.pulling = ""
 			}
-			c.onUpdates(f, now)
+			c.onUpdates(fs, f, now)
 		}
 	case "ack":
-		c.onAck(f, now)
+		if fs != nil {
+			c.onAck(fs, f, now)
+		}
 	case "behind":
-		if c.flight != nil && f.Re == c.flight.id {
-			c.flight = nil
+		if fs != nil && fs.flight != nil && f.Re == fs.flight.id {
+			fs.flight = nil
 			c.c.behind++
-			c.waitFor = f.Version
+			fs.waitFor = f.Version
 		}
 	case "reset":
-		// Not expected in this scenario (epochs do not change, logs reach
-		// back 2000 versions). Take the snapshot when nothing is pending;
-		// otherwise count it: the convergence check will show the damage.
+		// Not expected here (epochs do not change, logs reach back far
+		// enough). Take the snapshot when nothing is pending; otherwise
+		// count it: the convergence check will show the damage.
 		c.c.resets++
-		if f.Re != "" && f.Re == c.pulling {
-			c.pulling = ""
+		if fs == nil {
+			break
 		}
-		if c.flight != nil && f.Re == c.flight.id {
-			c.flight = nil
+		if f.Re != "" && f.Re == fs.pulling {
+			fs.pulling = ""
 		}
-		if len(c.pending) == 0 {
-			c.epoch, c.version, c.text = f.Epoch, f.Version, f.Text
-			c.localLen = changeset.UTF16Len(f.Text)
+		if fs.flight != nil && f.Re == fs.flight.id {
+			fs.flight = nil
+		}
+		if len(fs.pending) == 0 {
+			fs.epoch, fs.version, fs.text = f.Epoch, f.Version, f.Text
+			fs.localLen = changeset.UTF16Len(f.Text)
 		} else {
 			c.c.anomalies++
 		}
 	case "heads":
-		c.pull()
+		for name, h := range f.Fields {
+			if s := c.fields[name]; s != nil && h.Version > s.version {
+				c.pull(s)
+			}
+		}
 	case "error":
 		code := f.Code
 		if code == "" {
 			code = "unknown"
 		}
 		c.c.errors[code]++
-		if c.flight != nil && f.Re == c.flight.id {
-			// Refused push: nothing was stored. Push again a little
-			// later (next keystroke, frame or tick).
-			c.flight = nil
-			c.retryAt = now + int64(200*time.Millisecond)
+		if ch, ok := c.okWait[f.Re]; ok {
+			ch <- code
+			delete(c.okWait, f.Re)
 		}
-		if f.Re != "" && f.Re == c.pulling {
-			c.pulling = ""
+		if s, isPush := c.flightField(f.Re); s != nil {
+			if isPush {
+				// Refused push: nothing was stored. Push again a
+				// little later (next keystroke, frame or tick).
+				s.flight = nil
+				s.retryAt = now + int64(200*time.Millisecond)
+			} else {
+				s.pulling = ""
+			}
 		}
 	}
-	c.maybePush(now)
-	c.notifyLocked()
+	for _, s := range c.fields {
+		c.maybePush(s, now)
+	}
 }
 
-func (c *client) onAck(f serverFrame, now int64) {
-	fl := c.flight
+func (c *client) onAck(fs *fieldState, f serverFrame, now int64) {
+	fl := fs.flight
 	if fl == nil || f.Re != fl.id {
 		c.c.anomalies++
 		return
 	}
-	c.flight = nil
+	fs.flight = nil
 	c.c.acks++
 	if c.window.in(now) {
 		c.c.ackedUpdates += int64(fl.n)
 	}
-	c.lat.add(&c.lat.ack, now-fl.sentAt, fl.sentAt)
-	if c.version < f.Version {
+	if c.measured {
+		c.lat.add(&c.lat.ack, now-fl.sentAt, fl.sentAt)
+		if c.slow {
+			c.lat.add(&c.lat.slowAck, now-fl.sentAt, fl.sentAt)
+		}
+	}
+	if fs.version < f.Version {
 		// The echo has not come yet: the ack alone confirms our updates
 		// (the push was accepted at fl.version, so nothing came between).
-		if c.version != fl.version || len(c.pending) < fl.n {
+		if fs.version != fl.version || len(fs.pending) < fl.n {
 			c.c.anomalies++
 			return
 		}
 		for i := 0; i < fl.n; i++ {
-			c.confirmFirst()
+			c.confirmFirst(fs)
 		}
 	}
 }
 
 // confirmFirst applies the oldest pending update to the confirmed text.
-func (c *client) confirmFirst() {
-	p := c.pending[0]
-	t, err := p.cs.Apply(c.text)
+func (c *client) confirmFirst(fs *fieldState) {
+	p := fs.pending[0]
+	t, err := p.cs.Apply(fs.text)
 	if err != nil {
 		c.c.anomalies++
 	} else {
-		c.text = t
+		fs.text = t
 	}
-	c.pending = c.pending[1:]
-	c.version++
+	fs.pending = fs.pending[1:]
+	fs.version++
 }
 
-func (c *client) onUpdates(f serverFrame, now int64) {
-	if f.Epoch != c.epoch {
+func (c *client) onUpdates(fs *fieldState, f serverFrame, now int64) {
+	if f.Epoch != fs.epoch {
 		c.c.anomalies++
 		return
 	}
-	if f.From > c.version {
+	if f.From > fs.version {
 		c.c.gaps++
-		c.pull()
+		c.pull(fs)
 		return
 	}
+	mine := `{"clientID":"lg` + strconv.Itoa(c.idx) + `.`
 	for i, raw := range f.Updates {
 		v := f.From + int64(i)
-		if v < c.version {
+		if v < fs.version {
 			// Already have it: our own update confirmed by the ack, or
-			// a remote one delivered twice (the pull the server sends
-			// after "behind", and the room's fan-out).
-			if !strings.HasPrefix(string(raw), `{"clientID":"lg`+strconv.Itoa(c.idx)+`.`) {
+			// a remote one delivered twice.
+			if !strings.HasPrefix(string(raw), mine) {
 				c.c.dupRemote++
 			}
 			continue
@@ -359,11 +436,11 @@ func (c *client) onUpdates(f serverFrame, now int64) {
 		}
 		idx, seq, ok := parseClientID(u.ClientID)
 		if ok && idx == c.idx {
-			if len(c.pending) == 0 || c.pending[0].seq != seq {
+			if len(fs.pending) == 0 || fs.pending[0].seq != seq {
 				c.c.anomalies++
 				return
 			}
-			c.confirmFirst()
+			c.confirmFirst(fs)
 			continue
 		}
 		cs, err := changeset.Parse(u.Changes)
@@ -371,28 +448,29 @@ func (c *client) onUpdates(f serverFrame, now int64) {
 			c.c.anomalies++
 			return
 		}
-		t, err := cs.Apply(c.text)
+		t, err := cs.Apply(fs.text)
 		if err != nil {
 			c.c.anomalies++
 			return
 		}
-		c.text = t
-		c.version++
+		fs.text = t
+		fs.version++
 		c.c.remoteApplied++
-		if len(c.pending) > 0 {
+		if len(fs.pending) > 0 {
 			c.c.rebased++
-			for j := range c.pending {
-				p := &c.pending[j]
+			for j := range fs.pending {
+				p := &fs.pending[j]
 				mapped := p.cs.Map(cs, false)
 				cs = cs.Map(p.cs, true)
 				p.cs = mapped
 				p.raw = nil
 			}
 		}
-		c.localLen += cs.LenAfter() - cs.LenBefore()
-		if ok {
+		fs.localLen += cs.LenAfter() - cs.LenBefore()
+		if ok && c.measured {
 			if a := c.room.lg.authors[idx]; a != nil {
 				if pushed, typed, found := a.times(seq); found && pushed > 0 {
+					c.lat.add(&c.lat.typedAll, now-typed, typed)
 					if a.node != c.node {
 						c.lat.add(&c.lat.remote, now-pushed, pushed)
 						c.lat.add(&c.lat.typedRemote, now-typed, typed)
@@ -405,30 +483,59 @@ func (c *client) onUpdates(f serverFrame, now int64) {
 	}
 }
 
-func (c *client) pull() {
-	if c.pulling != "" {
+func (c *client) pull(fs *fieldState) {
+	if fs.pulling != "" {
 		return
 	}
 	c.nextID++
-	c.pulling = "p" + strconv.Itoa(c.nextID)
-	b, _ := json.Marshal(map[string]any{"t": "pull", "id": c.pulling, "field": c.field, "epoch": c.epoch, "since": c.version})
+	fs.pulling = "p" + strconv.Itoa(c.nextID)
+	b, _ := json.Marshal(map[string]any{"t": "pull", "id": fs.pulling, "field": fs.name, "epoch": fs.epoch, "since": fs.version})
 	if err := c.write(b); err != nil {
-		c.pulling = ""
+		fs.pulling = ""
 	}
 }
 
-// keystroke types one character at the end of the local text.
+// act sends a room act and waits for its ok (or error code).
+func (c *client) act(ctx context.Context, fields map[string]any) error {
+	c.mu.Lock()
+	c.nextID++
+	id := "a" + strconv.Itoa(c.nextID)
+	ch := make(chan string, 1)
+	c.okWait[id] = ch
+	m := map[string]any{"t": "act", "id": id}
+	for k, v := range fields {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	err := c.write(b)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case code := <-ch:
+		if code != "" {
+			return fmt.Errorf("act %v: %s", fields, code)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("act %v: %w", fields, ctx.Err())
+	}
+}
+
+// keystroke types one character at the end of the client's field.
 func (c *client) keystroke(ch byte, now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ws == nil || c.readErr != nil {
+	fs := c.fields[c.typeField]
+	if c.ws == nil || c.readErr != nil || fs == nil {
 		return
 	}
 	var js string
-	if c.localLen == 0 {
+	if fs.localLen == 0 {
 		js = `[[0,"` + string(ch) + `"]]`
 	} else {
-		js = `[` + strconv.Itoa(c.localLen) + `,[0,"` + string(ch) + `"]]`
+		js = `[` + strconv.Itoa(fs.localLen) + `,[0,"` + string(ch) + `"]]`
 	}
 	cs, err := changeset.Parse([]byte(js))
 	if err != nil {
@@ -438,34 +545,38 @@ func (c *client) keystroke(ch byte, now int64) {
 	seq := c.nextSeq
 	c.nextSeq++
 	c.me.setTyped(seq, now)
-	c.pending = append(c.pending, pendingUpdate{seq: seq, cs: cs, raw: []byte(js)})
-	c.localLen++
+	fs.pending = append(fs.pending, pendingUpdate{seq: seq, cs: cs, raw: []byte(js)})
+	fs.localLen++
+	c.typed.WriteByte(ch)
 	c.c.keystrokes++
-	c.maybePush(now)
-	c.notifyLocked()
+	if c.window.in(now) {
+		c.c.typedInWindow++
+	}
+	c.maybePush(fs, now)
 }
 
-// maybePush sends the pending updates when nothing is in flight and the
-// client is not catching up.
-func (c *client) maybePush(now int64) {
-	if c.flight != nil || len(c.pending) == 0 || c.version < c.waitFor || c.pulling != "" || c.ws == nil || now < c.retryAt {
+// maybePush sends every pending update of fs (at most 100, the protocol's
+// limit) when nothing is in flight for it and it is not catching up: what
+// @codemirror/collab's sendableUpdates and a peer extension do.
+func (c *client) maybePush(fs *fieldState, now int64) {
+	if fs.flight != nil || len(fs.pending) == 0 || fs.version < fs.waitFor || fs.pulling != "" || c.ws == nil || now < fs.retryAt {
 		return
 	}
-	n := min(len(c.pending), 100)
+	n := min(len(fs.pending), 100)
 	c.nextID++
 	id := "u" + strconv.Itoa(c.nextID)
 	var b strings.Builder
 	b.WriteString(`{"t":"push","id":"`)
 	b.WriteString(id)
 	b.WriteString(`","field":"`)
-	b.WriteString(c.field)
+	b.WriteString(fs.name)
 	b.WriteString(`","epoch":"`)
-	b.WriteString(c.epoch)
+	b.WriteString(fs.epoch)
 	b.WriteString(`","version":`)
-	b.WriteString(strconv.FormatInt(c.version, 10))
+	b.WriteString(strconv.FormatInt(fs.version, 10))
 	b.WriteString(`,"updates":[`)
 	for i := 0; i < n; i++ {
-		p := &c.pending[i]
+		p := &fs.pending[i]
 		if p.raw == nil {
 			raw, err := p.cs.MarshalJSON()
 			if err != nil {
@@ -486,9 +597,9 @@ func (c *client) maybePush(now int64) {
 	b.WriteString(`]}`)
 	sent := time.Now().UnixNano()
 	for i := 0; i < n; i++ {
-		c.me.setPushed(c.pending[i].seq, sent)
+		c.me.setPushed(fs.pending[i].seq, sent)
 	}
-	c.flight = &inFlight{id: id, n: n, version: c.version, sentAt: sent}
+	fs.flight = &inFlight{id: id, n: n, version: fs.version, sentAt: sent}
 	c.c.pushes++
 	c.c.pushedUpdates += int64(n)
 	if err := c.write([]byte(b.String())); err != nil {
@@ -508,27 +619,43 @@ func (c *client) tick(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ws != nil && c.readErr == nil {
-		c.maybePush(now)
+		for _, s := range c.fields {
+			c.maybePush(s, now)
+		}
 	}
 }
 
-func (c *client) notifyLocked() {
-	close(c.settled)
-	c.settled = make(chan struct{})
-}
-
-// idle reports whether everything typed is confirmed.
-func (c *client) idle() (bool, int64, chan struct{}) {
+// idle reports whether everything typed is confirmed, and the version of
+// field name.
+func (c *client) idle(name string) (bool, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending) == 0 && c.flight == nil && c.pulling == "", c.version, c.settled
+	all := true
+	for _, s := range c.fields {
+		all = all && s.idle()
+	}
+	if s := c.fields[name]; s != nil {
+		return all, s.version
+	}
+	return all, -1
 }
 
-// snapshot returns the confirmed text and version.
-func (c *client) snapshot() (string, int64, string) {
+// snapshot returns the confirmed text, version and epoch of field name.
+func (c *client) snapshot(name string) (string, int64, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.text, c.version, c.epoch
+	s := c.fields[name]
+	if s == nil {
+		return "", -1, ""
+	}
+	return s.text, s.version, s.epoch
+}
+
+// typedText is everything the client typed.
+func (c *client) typedText() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.typed.String()
 }
 
 func (c *client) close() {

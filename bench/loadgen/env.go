@@ -32,11 +32,23 @@ const secretHex = "6c6f616467656e2d6c6f616467656e2d6c6f616467656e2d6c6f616467656
 
 // redisServer is a private redis-server on a Unix socket.
 type redisServer struct {
-	url string
-	cmd *exec.Cmd
+	url  string // unix://… or redis://127.0.0.1:PORT
+	addr string // cluster: host:port
+	cmd  *exec.Cmd
+	dir  string // its --dir, where the AOF lives
 }
 
-func startRedis(dir string, aof bool) (*redisServer, error) {
+// aofArgs: the append-only file with fsync as asked (the README asks
+// everysec of production), and no automatic rewrite, so that the file's
+// growth over the window is what the writes cost.
+func aofArgs(aof bool, fsync string) []string {
+	if !aof {
+		return []string{"--appendonly", "no"}
+	}
+	return []string{"--appendonly", "yes", "--appendfsync", fsync, "--auto-aof-rewrite-percentage", "0"}
+}
+
+func startRedis(dir string, aof bool, fsync string) (*redisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not found (apt-get install redis-server, or pass -redis): %w", err)
@@ -44,12 +56,7 @@ func startRedis(dir string, aof bool) (*redisServer, error) {
 	sock := filepath.Join(dir, "redis.sock")
 	args := []string{"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
 		"--save", "", "--dir", dir, "--maxclients", "10000"}
-	if aof {
-		// What the README asks of a real deployment.
-		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
-	} else {
-		args = append(args, "--appendonly", "no")
-	}
+	args = append(args, aofArgs(aof, fsync)...)
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(filepath.Join(dir, "redis.log"))
@@ -60,7 +67,7 @@ func startRedis(dir string, aof bool) (*redisServer, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting redis-server: %w", err)
 	}
-	r := &redisServer{url: "unix://" + sock, cmd: cmd}
+	r := &redisServer{url: "unix://" + sock, cmd: cmd, dir: dir}
 	c := redis.NewClient(&redis.Options{Network: "unix", Addr: sock})
 	defer c.Close()
 	for deadline := time.Now().Add(10 * time.Second); ; {
@@ -97,9 +104,11 @@ func redisClient(url string) (*redis.Client, error) {
 
 // node is one running server, in a subprocess or in this process.
 type node struct {
-	url string // http://127.0.0.1:PORT
-	pid int    // subprocess only
-	log string // subprocess: its log file
+	url     string // http://127.0.0.1:PORT
+	slowURL string // the delay proxy in front of it, if any
+	pid     int    // subprocess only
+	log     string // subprocess: its log file
+	started time.Time
 
 	cmd  *exec.Cmd
 	logf *os.File
@@ -156,7 +165,7 @@ func buildServer(dir string) (string, error) {
 
 // startProcNode runs the server binary as its own process on a loopback
 // port, configured only through its environment, as in production.
-func startProcNode(bin, dir string, i int, redisURL string) (*node, error) {
+func startProcNode(bin, dir string, i int, redisURL string, clusterAddrs []string, gctrace bool) (*node, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -169,14 +178,23 @@ func startProcNode(bin, dir string, i int, redisURL string) (*node, error) {
 	cmd.Env = append(os.Environ(),
 		"PORT="+fmt.Sprint(port),
 		"HOST=127.0.0.1", // loopback only, never reachable from elsewhere
-		"REDIS_URL="+redisURL,
 		"SECRET="+secretHex,
 		// Rooms are created with a distinct X-Forwarded-For each, so the
 		// per-address creation limit (10/min) does not cap the set-up.
 		"TRUSTED_PROXIES=127.0.0.1",
 	)
+	if clusterAddrs != nil {
+		cmd.Env = append(cmd.Env, "REDIS_CLUSTER_ADDRS="+strings.Join(clusterAddrs, ","))
+	} else {
+		cmd.Env = append(cmd.Env, "REDIS_URL="+redisURL)
+	}
+	if gctrace {
+		// One line per GC cycle on stderr (the node's log): see gcUsage.
+		cmd.Env = append(cmd.Env, "GODEBUG=gctrace=1")
+	}
 	cmd.Stdout, cmd.Stderr = n.logf, n.logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	n.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting node %d: %w", i, err)
 	}
@@ -297,6 +315,91 @@ func (n *node) logProblems() []string {
 	return out
 }
 
-func (n *node) wsURL(roomID, token string) string {
-	return "ws" + strings.TrimPrefix(n.url, "http") + "/ws/rooms/" + roomID + "?token=" + token
+// wsURL is the socket address of a room on the server (or proxy) at base.
+func wsURL(base, roomID, token string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/ws/rooms/" + roomID + "?token=" + token
+}
+
+// cluster is a private three-master Redis Cluster on loopback TCP, as
+// internal/redistest starts one for tests.
+type cluster struct {
+	servers []*redisServer
+	addrs   []string
+}
+
+func startCluster(dir string, aof bool, fsync string) (*cluster, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server not found: %w", err)
+	}
+	cl := &cluster{}
+	for i := 0; i < 3; i++ {
+		port, err := freePort()
+		if err != nil {
+			cl.stop()
+			return nil, err
+		}
+		d := filepath.Join(dir, fmt.Sprintf("cluster%d", i))
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			cl.stop()
+			return nil, err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		args := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--save", "", "--dir", d, "--maxclients", "10000"}
+		args = append(args, aofArgs(aof, fsync)...)
+		cmd := exec.Command(bin, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			cl.stop()
+			return nil, fmt.Errorf("starting cluster node: %w", err)
+		}
+		rs := &redisServer{url: "redis://" + addr, addr: addr, cmd: cmd, dir: d}
+		cl.servers = append(cl.servers, rs)
+		cl.addrs = append(cl.addrs, addr)
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		ok := false
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if c.Ping(context.Background()).Err() == nil {
+				ok = true
+				break
+			}
+		}
+		_ = c.Close()
+		if !ok {
+			cl.stop()
+			return nil, fmt.Errorf("cluster node %s did not answer", addr)
+		}
+	}
+	args := append([]string{"--cluster", "create"}, cl.addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		cl.stop()
+		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
+	}
+	// Every node must see every slot served before the cluster is usable.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range cl.addrs {
+		n := redis.NewClient(&redis.Options{Addr: addr})
+		for {
+			info, err := n.ClusterInfo(context.Background()).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = n.Close()
+				cl.stop()
+				return nil, fmt.Errorf("cluster node %s not ready: %v", addr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = n.Close()
+	}
+	return cl, nil
+}
+
+func (cl *cluster) stop() {
+	for _, s := range cl.servers {
+		s.stop()
+	}
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"repairroom/internal/changeset"
 	"repairroom/internal/store"
 )
 
@@ -60,6 +61,44 @@ type config struct {
 	ServerBin  string        `json:"-"`
 	Seed       uint64        `json:"seed"`
 	Command    string        `json:"command"`
+
+	Preset       string        `json:"preset,omitempty"`
+	Fields       string        `json:"fields"`
+	AppendFsync  string        `json:"redis_appendfsync,omitempty"`
+	Cluster      bool          `json:"redis_cluster,omitempty"`
+	SlowSeat     string        `json:"slow_seat,omitempty"`
+	SlowDelay    time.Duration `json:"-"`
+	SlowDelayMs  float64       `json:"slow_one_way_delay_ms,omitempty"`
+	AbuseSockets int           `json:"abuse_sockets,omitempty"`
+	AbuseRate    float64       `json:"abuse_presence_per_s,omitempty"`
+	JoinUpdates  int           `json:"join_updates,omitempty"`
+	Joins        int           `json:"joins_per_room,omitempty"`
+	GCTrace      bool          `json:"gctrace,omitempty"`
+	MutexProfile string        `json:"-"`
+	BlockProfile string        `json:"-"`
+}
+
+// presets are the scenarios of issue 13 (and the benchmark figures of
+// issues 11 and 12). A preset sets defaults; flags given on the command
+// line win.
+var presets = map[string]map[string]string{
+	// 300 rooms of three on one node: two partners typing into their own
+	// fields (hard_a, hard_b), the moderator watching.
+	"n1-300": {"nodes": "1", "rooms": "300", "clients": "3", "fields": "own", "duration": "20s"},
+	// Two nodes; client j of room r goes to node (3r+j) mod 2, so the
+	// partners of every room are on different nodes.
+	"n2-300":      {"nodes": "2", "rooms": "300", "clients": "3", "fields": "own", "duration": "20s"},
+	"cluster-300": {"nodes": "2", "rooms": "300", "clients": "3", "fields": "own", "duration": "20s", "cluster": "true"},
+	"n1-1000":     {"nodes": "1", "rooms": "1000", "clients": "3", "fields": "own", "duration": "20s"},
+	// Join a room whose field holds 10,000 updates: time to the welcome.
+	"join": {"nodes": "1", "rooms": "20", "clients": "1", "fields": "shared", "join-updates": "10000", "joins": "10"},
+	// Partner B behind a proxy adding 150 ms each way (300 ms round trip),
+	// typing into the same field as partner A on a direct link.
+	"slow": {"nodes": "1", "rooms": "20", "clients": "2", "fields": "shared", "slow-seat": "partner_b", "slow-delay": "150ms", "duration": "30s"},
+	// One invite link abused: 300 extra sockets on room 0's partner_a
+	// link, each sending 20 cursor moves a second, while 100 other rooms
+	// type. Latencies count only the other rooms.
+	"abuse": {"nodes": "1", "rooms": "101", "clients": "3", "fields": "own", "abuse-sockets": "300", "abuse-rate": "20", "duration": "20s"},
 }
 
 type loadgen struct {
@@ -68,6 +107,7 @@ type loadgen struct {
 	rooms   []*roomRun
 	clients []*client
 	authors []*author
+	redis   []*redisServer
 	win     window
 }
 
@@ -80,6 +120,7 @@ type roomRun struct {
 
 func main() {
 	var cfg config
+	var source string
 	flag.IntVar(&cfg.Nodes, "nodes", 2, "server nodes (1-8)")
 	flag.IntVar(&cfg.Rooms, "rooms", 50, "rooms")
 	flag.IntVar(&cfg.Clients, "clients", 3, "clients per room, all typing into the same field, spread round-robin over the nodes")
@@ -99,14 +140,46 @@ func main() {
 	flag.StringVar(&cfg.Perf, "perf", "", "with -mode proc: record perf record -g of node 0 during the typing window into this file (needs perf)")
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "with -mode proc: use this server binary instead of building ./server")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed for typing phases")
+	flag.StringVar(&cfg.Preset, "preset", "", "a scenario: n1-300, n2-300, cluster-300, n1-1000, join, slow, abuse (see presets in main.go); flags given as well win")
+	flag.StringVar(&cfg.Fields, "fields", "own", `"own": partner_a types into hard_a, partner_b into hard_b (the moderator moves the room to that stage first), everyone follows both; "shared": everyone types into -field`)
+	flag.StringVar(&cfg.AppendFsync, "appendfsync", "everysec", "with the private redis-server and -aof: appendfsync everysec, always or no")
+	flag.BoolVar(&cfg.Cluster, "cluster", false, "start a private three-master Redis Cluster on loopback instead of one redis-server (nodes get REDIS_CLUSTER_ADDRS)")
+	flag.StringVar(&cfg.SlowSeat, "slow-seat", "", "clients of this seat connect through a TCP proxy that delays every byte by -slow-delay each way")
+	flag.DurationVar(&cfg.SlowDelay, "slow-delay", 150*time.Millisecond, "one-way delay of the proxy for -slow-seat")
+	flag.IntVar(&cfg.AbuseSockets, "abuse-sockets", 0, "extra sockets opened on room 0's partner_a link, sending cursor moves; room 0 is then left out of the latencies")
+	flag.Float64Var(&cfg.AbuseRate, "abuse-rate", 20, "cursor moves per second per abusive socket")
+	flag.IntVar(&cfg.JoinUpdates, "join-updates", 0, "join test: fill each room's field with this many one-character updates, then time -joins sockets joining it (no typing window)")
+	flag.IntVar(&cfg.Joins, "joins", 10, "join test: sockets joining each room, one after another")
+	flag.StringVar(&source, "source", "", "what server source this is (default: the git commit of the working directory, and Go files changed since)")
+	flag.BoolVar(&cfg.GCTrace, "gctrace", true, "with -mode proc: run nodes with GODEBUG=gctrace=1 and report their GC cycles and GC CPU in the window")
+	flag.StringVar(&cfg.MutexProfile, "mutexprofile", "", "with -mode inproc: write a mutex contention profile of the window")
+	flag.StringVar(&cfg.BlockProfile, "blockprofile", "", "with -mode inproc: write a blocking profile of the window")
 	flag.Parse()
+	if cfg.Preset != "" {
+		p, ok := presets[cfg.Preset]
+		if !ok {
+			fmt.Fprintln(os.Stderr, "loadgen: unknown -preset", cfg.Preset)
+			os.Exit(2)
+		}
+		given := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for k, v := range p {
+			if !given[k] {
+				if err := flag.Set(k, v); err != nil {
+					fmt.Fprintln(os.Stderr, "loadgen: preset:", err)
+					os.Exit(2)
+				}
+			}
+		}
+	}
+	cfg.SlowDelayMs = ms(int64(cfg.SlowDelay))
 	cfg.DurationS = cfg.Duration.Seconds()
 	cfg.Command = "go run ./bench/loadgen " + strings.Join(os.Args[1:], " ")
 	if err := cfg.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
-	res, err := run(cfg)
+	res, err := run(cfg, source)
 	if res != nil {
 		res.print(os.Stdout)
 		if cfg.Out != "" {
@@ -153,41 +226,81 @@ func (c *config) check() error {
 		return fmt.Errorf("-memprofile needs -mode inproc")
 	case c.Perf != "" && c.Mode != "proc":
 		return fmt.Errorf("-perf needs -mode proc")
+	case (c.MutexProfile != "" || c.BlockProfile != "") && c.Mode != "inproc":
+		return fmt.Errorf("-mutexprofile and -blockprofile need -mode inproc")
+	case c.Fields != "own" && c.Fields != "shared":
+		return fmt.Errorf(`-fields must be "own" or "shared"`)
+	case c.Fields == "own" && c.RoomMode != "guided":
+		return fmt.Errorf(`-fields own needs -room-mode guided (the moderator moves the room to the stage of hard_a and hard_b)`)
+	case c.Fields == "own" && c.Template != "checkin":
+		return fmt.Errorf(`-fields own needs -template checkin`)
+	case c.AppendFsync != "everysec" && c.AppendFsync != "always" && c.AppendFsync != "no":
+		return fmt.Errorf("-appendfsync must be everysec, always or no")
+	case c.Cluster && (c.Redis != "" || c.Mode != "proc"):
+		return fmt.Errorf("-cluster starts its own Redis Cluster, with -mode proc")
+	case c.SlowSeat != "" && (c.SlowDelay < 0 || c.SlowDelay > 2*time.Second):
+		return fmt.Errorf("-slow-delay must be 0 to 2s")
+	case c.AbuseSockets < 0 || c.AbuseSockets > 1000:
+		return fmt.Errorf("-abuse-sockets must be 0 to 1000")
+	case c.AbuseSockets > 0 && (c.Rooms < 2 || c.AbuseRate <= 0 || c.AbuseRate > 100):
+		return fmt.Errorf("-abuse-sockets needs at least 2 rooms and -abuse-rate above 0, at most 100")
+	case c.JoinUpdates < 0 || c.JoinUpdates > 20000:
+		return fmt.Errorf("-join-updates must be 0 to 20000")
+	case c.JoinUpdates > 0 && (c.Joins < 1 || c.Joins > 100 || c.Rooms > 200):
+		return fmt.Errorf("join test: -joins 1 to 100 and at most 200 rooms")
 	}
 	return nil
 }
 
-func run(cfg config) (*result, error) {
+func run(cfg config, source string) (*result, error) {
 	lg := &loadgen{cfg: cfg}
 	res := &result{Config: cfg, Machine: describeMachine()}
+	if source != "" {
+		res.Machine.Source = source
+	}
 	dir, err := os.MkdirTemp("", "rr-loadgen-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	ctx := context.Background()
 
 	// Redis.
 	redisURL := cfg.Redis
-	var rs *redisServer
-	if redisURL == "" {
-		if rs, err = startRedis(dir, cfg.AOF); err != nil {
+	var clusterAddrs []string
+	switch {
+	case cfg.Cluster:
+		cl, err := startCluster(dir, cfg.AOF, cfg.AppendFsync)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.stop()
+		lg.redis = cl.servers
+		clusterAddrs = cl.addrs
+		res.Config.Redis = "private three-master Redis Cluster on loopback TCP"
+	case redisURL == "":
+		rs, err := startRedis(dir, cfg.AOF, cfg.AppendFsync)
+		if err != nil {
 			return nil, err
 		}
 		defer rs.stop()
+		lg.redis = []*redisServer{rs}
 		redisURL = rs.url
 		res.Config.Redis = "private redis-server on a Unix socket"
-	} else {
+	default:
 		res.Config.AOF = false // unknown: someone else's Redis
 	}
-	rdb, err := redisClient(redisURL)
-	if err != nil {
+	var rdb redis.UniversalClient
+	if clusterAddrs != nil {
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: clusterAddrs, IsClusterMode: true, MaxRedirects: 16})
+	} else if rdb, err = redisClient(redisURL); err != nil {
 		return nil, err
 	}
 	defer rdb.Close()
 
 	// Nodes.
 	nodeURL := redisURL
-	if cfg.NodeRedisQ != "" {
+	if cfg.NodeRedisQ != "" && nodeURL != "" {
 		sep := "?"
 		if strings.Contains(nodeURL, "?") {
 			sep = "&"
@@ -204,7 +317,7 @@ func run(cfg config) (*result, error) {
 	for i := 0; i < cfg.Nodes; i++ {
 		var n *node
 		if cfg.Mode == "proc" {
-			n, err = startProcNode(bin, dir, i, nodeURL)
+			n, err = startProcNode(bin, dir, i, nodeURL, clusterAddrs, cfg.GCTrace)
 		} else {
 			n, err = startInprocNode(i, nodeURL, dir)
 		}
@@ -223,34 +336,58 @@ func run(cfg config) (*result, error) {
 	}()
 	defer lg.stopNodes()
 	fmt.Fprintf(os.Stderr, "loadgen: %d node(s) up (%s)\n", len(lg.nodes), cfg.Mode)
+	if cfg.SlowSeat != "" {
+		for _, n := range lg.nodes {
+			p, err := startDelayProxy(strings.TrimPrefix(n.url, "http://"), cfg.SlowDelay)
+			if err != nil {
+				return nil, err
+			}
+			defer p.close()
+			n.slowURL = "http://" + p.addr()
+		}
+	}
 
 	// Rooms and clients.
 	if err := lg.createRooms(); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "loadgen: %d rooms created\n", len(lg.rooms))
+	if cfg.JoinUpdates > 0 {
+		err := lg.joinTest(ctx, res)
+		lg.closeClients()
+		return res, err
+	}
+	rss0 := lg.sampleProcs()
 	if err := lg.connect(); err != nil {
 		lg.closeClients()
 		return nil, err
 	}
 	defer lg.closeClients()
+	if cfg.Fields == "own" {
+		if err := lg.moveToStage(ctx, "hard"); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(os.Stderr, "loadgen: %d clients connected; typing for %s\n", len(lg.clients), cfg.Duration)
+	var ab *abuse
+	if cfg.AbuseSockets > 0 {
+		ab = lg.startAbuse(ctx)
+		defer ab.stop()
+		fmt.Fprintf(os.Stderr, "loadgen: abuse: %d sockets accepted, %d refused %v\n", ab.accepted, ab.refused, ab.refusals)
+	}
 	// Joins publish member lists to every socket of the room: let that
 	// settle before the window opens.
 	time.Sleep(time.Second)
 
 	// The typing window.
-	before := lg.sampleProcs(rs)
+	before := lg.sampleProcs()
 	busy0, total0 := machineCPU()
 	self0 := selfCPU()
-	var prof *os.File
-	if cfg.CPUProfile != "" {
-		if prof, err = os.Create(cfg.CPUProfile); err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(prof); err != nil {
-			return nil, err
-		}
+	cmd0 := lg.redisStats(ctx)
+	aof0 := lg.aofBytes()
+	stopProf, err := lg.startProfiles()
+	if err != nil {
+		return nil, err
 	}
 	var perf *exec.Cmd
 	if cfg.Perf != "" {
@@ -261,25 +398,17 @@ func run(cfg config) (*result, error) {
 		}
 	}
 	pool0 := lg.poolStats()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	start := time.Now()
 	lg.win.start.Store(start.UnixNano())
 	lg.type_(start)
 	end := time.Now()
 	lg.win.end.Store(end.UnixNano())
-	if prof != nil {
-		pprof.StopCPUProfile()
-		prof.Close()
-	}
-	if cfg.MemProfile != "" {
-		runtime.GC()
-		f, err := os.Create(cfg.MemProfile)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-			return nil, err
-		}
-		f.Close()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	if err := stopProf(); err != nil {
+		return nil, err
 	}
 	if perf != nil {
 		_ = perf.Process.Signal(os.Interrupt)
@@ -292,7 +421,9 @@ func run(cfg config) (*result, error) {
 	}
 	busy1, total1 := machineCPU()
 	self1 := selfCPU()
-	after := lg.sampleProcs(rs)
+	after := lg.sampleProcs()
+	cmd1 := lg.redisStats(ctx)
+	aof1 := lg.aofBytes()
 	elapsed := end.Sub(start)
 	res.WindowS = elapsed.Seconds()
 	if total1 > total0 {
@@ -308,17 +439,62 @@ func run(cfg config) (*result, error) {
 	}
 	res.Procs = append(res.Procs, ProcUsage{Name: "loadgen (clients" + map[bool]string{true: " + in-process nodes", false: ""}[cfg.Mode == "inproc"] + ")",
 		PID: os.Getpid(), CPUSec: (self1 - self0).Seconds(), CPUPct: 100 * (self1 - self0).Seconds() / elapsed.Seconds()})
+	res.LoadgenCPUPct = 100 * (self1 - self0).Seconds() / elapsed.Seconds()
+	var nodeCPU, redisCPU float64
+	var rssBefore, rssAfter, peak int64
 	for i, b := range before {
 		a := after[i]
+		cpu := (a.s.cpu - b.s.cpu).Seconds()
 		res.Procs = append(res.Procs, ProcUsage{Name: b.name, PID: b.pid,
-			CPUSec: (a.s.cpu - b.s.cpu).Seconds(), CPUPct: 100 * (a.s.cpu - b.s.cpu).Seconds() / elapsed.Seconds(),
+			CPUSec: cpu, CPUPct: 100 * cpu / elapsed.Seconds(),
 			RSSMiB: float64(a.s.rss) / 1024, PeakMiB: float64(a.s.hwm) / 1024})
+		if b.isNode {
+			nodeCPU += cpu
+			rssBefore += rss0[i].s.rss
+			rssAfter += a.s.rss
+			peak += a.s.hwm
+		} else {
+			redisCPU += cpu
+		}
+	}
+	if cfg.Mode == "inproc" {
+		res.GC = &GCUsage{Cycles: ms1.NumGC - ms0.NumGC, PauseMs: float64(ms1.PauseTotalNs-ms0.PauseTotalNs) / 1e6,
+			Note: "whole load-generator process (nodes and clients share one Go runtime)"}
+	} else if cfg.GCTrace {
+		res.GC = lg.gcUsage(start, end)
 	}
 
 	// Catch up and compare.
 	fmt.Fprintln(os.Stderr, "loadgen: typing stopped; waiting for every client to catch up")
 	lg.settle(rdb, res)
 	lg.collect(res)
+	if ab != nil {
+		res.Abuse = ab.result()
+	}
+	keys := float64(res.TypedInWindow)
+	if keys > 0 {
+		if cfg.Mode == "proc" {
+			res.ServerCPUmsPerKey = 1000 * nodeCPU / keys
+		}
+		if len(lg.redis) > 0 {
+			res.RedisCPUmsPerKey = 1000 * redisCPU / keys
+			res.RedisCmdUsPerKey = float64(cmd1.usec-cmd0.usec) / keys
+			res.RedisScriptUsPerKey = float64(cmd1.scriptUsec-cmd0.scriptUsec) / keys
+			res.RedisCalls = cmd1.calls - cmd0.calls
+			res.RedisCallsPerKey = float64(cmd1.calls-cmd0.calls) / keys
+			res.RedisTopCommands = topCommands(cmd0, cmd1, keys)
+			if aof0 >= 0 && aof1 >= 0 {
+				res.AOFBytesPerKey = float64(aof1-aof0) / keys
+			}
+		}
+	}
+	if cfg.Mode == "proc" && len(lg.clients) > 0 {
+		n := float64(len(lg.clients) + res.abuseAccepted())
+		res.RSSPerSocketKB = float64(rssAfter) / n
+		res.PeakRSSPerSocketKB = float64(peak) / n
+		res.RSSDeltaPerSocketKB = float64(rssAfter-rssBefore) / n
+		res.NodeRSSBeforeMiB = float64(rssBefore) / 1024
+	}
 	return res, nil
 }
 
@@ -353,22 +529,29 @@ type PoolUsage struct {
 }
 
 type procRef struct {
-	name string
-	pid  int
-	s    procSample
+	name   string
+	pid    int
+	isNode bool
+	s      procSample
 }
 
-func (lg *loadgen) sampleProcs(rs *redisServer) []procRef {
+// sampleProcs reads CPU and memory of the node processes and the
+// redis-servers this run started, always in the same order.
+func (lg *loadgen) sampleProcs() []procRef {
 	var out []procRef
 	for i, n := range lg.nodes {
 		if n.pid != 0 {
 			s, _ := readProc(n.pid)
-			out = append(out, procRef{fmt.Sprintf("node %d", i), n.pid, s})
+			out = append(out, procRef{fmt.Sprintf("node %d", i), n.pid, true, s})
 		}
 	}
-	if rs != nil {
+	for i, rs := range lg.redis {
 		s, _ := readProc(rs.cmd.Process.Pid)
-		out = append(out, procRef{"redis-server", rs.cmd.Process.Pid, s})
+		name := "redis-server"
+		if len(lg.redis) > 1 {
+			name = fmt.Sprintf("redis-server (cluster master %d)", i)
+		}
+		out = append(out, procRef{name, rs.cmd.Process.Pid, false, s})
 	}
 	return out
 }
@@ -433,7 +616,9 @@ func (lg *loadgen) createRoom(n *node, i int) (*roomRun, error) {
 }
 
 // connect opens every client, a few at a time. Client j of room r goes to
-// node (r*C+j) mod N, so with more than one node every room spans nodes.
+// node (r*C+j) mod N, so with more than one node every room spans nodes
+// (with three clients and two nodes, the two partners are always on
+// different nodes).
 func (lg *loadgen) connect() error {
 	seats := []string{"partner_a", "partner_b", "moderator"}
 	if lg.cfg.RoomMode == "self" {
@@ -442,8 +627,22 @@ func (lg *loadgen) connect() error {
 	for ri, r := range lg.rooms {
 		for j := 0; j < lg.cfg.Clients; j++ {
 			idx := len(lg.clients)
-			c := &client{idx: idx, room: r, node: (ri*lg.cfg.Clients + j) % len(lg.nodes), field: lg.cfg.Field,
-				me: &author{}, lat: &latencies{w: &lg.win}, window: &lg.win}
+			seat := seats[j%len(seats)]
+			c := &client{idx: idx, room: r, node: (ri*lg.cfg.Clients + j) % len(lg.nodes), seat: seat,
+				me: &author{}, lat: &latencies{w: &lg.win}, window: &lg.win,
+				measured: !(lg.cfg.AbuseSockets > 0 && ri == 0), slow: seat == lg.cfg.SlowSeat}
+			if lg.cfg.Fields == "own" {
+				c.follow = []string{"hard_a", "hard_b"}
+				switch seat {
+				case "partner_a":
+					c.typeField = "hard_a"
+				case "partner_b":
+					c.typeField = "hard_b"
+				}
+			} else {
+				c.follow = []string{lg.cfg.Field}
+				c.typeField = lg.cfg.Field
+			}
 			c.me.node = c.node
 			r.clients = append(r.clients, c)
 			lg.clients = append(lg.clients, c)
@@ -462,12 +661,49 @@ func (lg *loadgen) connect() error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			n := lg.nodes[c.node]
-			seat := seats[c.idx%lg.cfg.Clients%len(seats)]
-			if err := c.dial(ctx, n.wsURL(c.room.id, c.room.tokens[seat]), n.url); err != nil {
-				errs <- fmt.Errorf("client %d (room %s, node %d, %s): %w", c.idx, c.room.id, c.node, seat, err)
+			base := n.url
+			if c.slow {
+				base = n.slowURL
+			}
+			if err := c.dial(ctx, wsURL(base, c.room.id, c.room.tokens[c.seat]), base); err != nil {
+				errs <- fmt.Errorf("client %d (room %s, node %d, %s): %w", c.idx, c.room.id, c.node, c.seat, err)
 				return
 			}
 			go pprof.Do(context.Background(), pprof.Labels("part", "clients"), func(context.Context) { c.readLoop() })
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// moveToStage has each room's moderator move the room to stage, where
+// hard_a and hard_b are written.
+func (lg *loadgen) moveToStage(ctx context.Context, stage string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	errs := make(chan error, len(lg.rooms))
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, r := range lg.rooms {
+		var mod *client
+		for _, c := range r.clients {
+			if c.seat == "moderator" {
+				mod = c
+				break
+			}
+		}
+		if mod == nil {
+			return fmt.Errorf("room %s has no moderator client to move it to stage %q (use -clients 3)", r.id, stage)
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := mod.act(ctx, map[string]any{"act": "stage.set", "stage": stage}); err != nil {
+				errs <- fmt.Errorf("room %s: %w", r.id, err)
+			}
 		}()
 	}
 	wg.Wait()
@@ -491,6 +727,9 @@ func (lg *loadgen) type_(start time.Time) {
 	var wg sync.WaitGroup
 	for _, c := range lg.clients {
 		phase := time.Duration(rng.Int64N(int64(interval)))
+		if c.typeField == "" {
+			continue // a watcher
+		}
 		wg.Add(1)
 		go pprof.Do(context.Background(), pprof.Labels("part", "clients"), func(context.Context) {
 			defer wg.Done()
@@ -514,48 +753,79 @@ func (lg *loadgen) type_(start time.Time) {
 }
 
 // settle waits until every client has nothing unconfirmed and holds the
-// version Redis has, then compares texts.
+// version Redis has of every field it follows, then compares texts, and
+// counts lost keystrokes: each keystroke inserts one character, so a field
+// must end as long as the keystrokes typed into it (and, with one typist,
+// equal to what it typed).
 func (lg *loadgen) settle(rdb redis.UniversalClient, res *result) {
-	st := store.New(rdb, store.DefaultOptions())
+	opts := store.DefaultOptions()
+	opts.Sharded = lg.cfg.Cluster
+	st := store.New(rdb, opts)
 	deadline := time.Now().Add(lg.cfg.Settle)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(10*time.Second))
 	defer cancel()
 	settled := 0
 	for _, r := range lg.rooms {
+		names := r.clients[0].follow
 		for {
-			fs, err := st.Fields(ctx, r.id, []string{lg.cfg.Field})
+			fs, err := st.Fields(ctx, r.id, names)
 			if err != nil {
 				res.ConvergenceErrors = append(res.ConvergenceErrors, fmt.Sprintf("room %s: reading Redis: %v", r.id, err))
 				break
 			}
-			f := fs[lg.cfg.Field]
 			all := true
 			for _, c := range r.clients {
-				idle, v, _ := c.idle()
-				if !idle || v != f.Version {
-					all = false
+				for _, name := range names {
+					idle, v := c.idle(name)
+					if !idle || v != fs[name].Version {
+						all = false
+					}
+				}
+				if !all {
 					c.tick(time.Now().UnixNano())
 				}
 			}
 			if all {
 				settled++
-				for _, c := range r.clients {
-					text, v, ep := c.snapshot()
-					if text != f.Text || v != f.Version || ep != f.Epoch {
-						res.ConvergenceErrors = append(res.ConvergenceErrors,
-							fmt.Sprintf("room %s client %d: v%d %q, Redis v%d %q", r.id, c.idx, v, clip(text), f.Version, clip(f.Text)))
+				for _, name := range names {
+					f := fs[name]
+					var typed int64
+					var typists []*client
+					for _, c := range r.clients {
+						text, v, ep := c.snapshot(name)
+						if text != f.Text || v != f.Version || ep != f.Epoch {
+							res.ConvergenceErrors = append(res.ConvergenceErrors,
+								fmt.Sprintf("room %s %s client %d: v%d %q, Redis v%d %q", r.id, name, c.idx, v, clip(text), f.Version, clip(f.Text)))
+						}
+						if c.typeField == name {
+							c.mu.Lock()
+							typed += c.c.keystrokes
+							c.mu.Unlock()
+							typists = append(typists, c)
+						}
+					}
+					res.FinalVersions += f.Version
+					got := int64(changeset.UTF16Len(f.Text))
+					switch {
+					case got < typed:
+						res.Lost += typed - got
+					case got > typed:
+						res.ConvergenceErrors = append(res.ConvergenceErrors, fmt.Sprintf("room %s %s: %d characters in Redis, %d typed", r.id, name, got, typed))
+					}
+					if len(typists) == 1 && got == typed && f.Text != typists[0].typedText() {
+						res.ConvergenceErrors = append(res.ConvergenceErrors, fmt.Sprintf("room %s %s: Redis holds other text than its one typist typed", r.id, name))
 					}
 				}
-				res.FinalVersions += f.Version
 				break
 			}
 			if time.Now().After(deadline) {
 				res.ConvergenceErrors = append(res.ConvergenceErrors, fmt.Sprintf("room %s: not settled after %s", r.id, lg.cfg.Settle))
 				for _, c := range r.clients {
-					_, v, _ := c.idle()
 					c.mu.Lock()
-					res.ConvergenceErrors = append(res.ConvergenceErrors, fmt.Sprintf("  client %d: v%d (Redis v%d) pending %d inflight %v pulling %q waitFor %d err %v",
-						c.idx, v, f.Version, len(c.pending), c.flight != nil, c.pulling, c.waitFor, c.readErr))
+					for _, s := range c.fields {
+						res.ConvergenceErrors = append(res.ConvergenceErrors, fmt.Sprintf("  client %d %s: v%d (Redis v%d) pending %d inflight %v pulling %q waitFor %d err %v",
+							c.idx, s.name, s.version, fs[s.name].Version, len(s.pending), s.flight != nil, s.pulling, s.waitFor, c.readErr))
+					}
 					c.mu.Unlock()
 				}
 				break
@@ -576,7 +846,7 @@ func clip(s string) string {
 
 // collect merges the clients' counters and latencies.
 func (lg *loadgen) collect(res *result) {
-	var ack, remote, typed, local []int64
+	var ack, remote, typed, local, typedAll, slowAck, connect []int64
 	res.Errors = map[string]int64{}
 	for _, c := range lg.clients {
 		c.mu.Lock()
@@ -584,7 +854,13 @@ func (lg *loadgen) collect(res *result) {
 		remote = append(remote, c.lat.remote...)
 		typed = append(typed, c.lat.typedRemote...)
 		local = append(local, c.lat.local...)
+		typedAll = append(typedAll, c.lat.typedAll...)
+		slowAck = append(slowAck, c.lat.slowAck...)
+		if c.measured && c.connectNs > 0 {
+			connect = append(connect, c.connectNs)
+		}
 		k := c.c
+		res.TypedInWindow += k.typedInWindow
 		res.Keystrokes += k.keystrokes
 		res.Pushes += k.pushes
 		res.PushedUpdates += k.pushedUpdates
@@ -611,6 +887,9 @@ func (lg *loadgen) collect(res *result) {
 	res.Remote = summarise(remote)
 	res.TypedRemote = summarise(typed)
 	res.Local = summarise(local)
+	res.TypedAll = summarise(typedAll)
+	res.SlowAck = summarise(slowAck)
+	res.Connect = summarise(connect)
 	res.Clients = len(lg.clients)
 	if res.WindowS > 0 {
 		res.AcceptedPerS = float64(res.AckedUpdatesInWindow) / res.WindowS
@@ -684,6 +963,13 @@ type result struct {
 	Disconnects          int64            `json:"disconnects"`
 	Errors               map[string]int64 `json:"errors"`
 
+	TypedInWindow int64 `json:"keystrokes_in_window"`
+	Lost          int64 `json:"lost_keystrokes"`
+
+	TypedAll    Dist `json:"keystroke_to_other_sockets"`
+	Connect     Dist `json:"socket_open_to_synced"`
+	SlowAck     Dist `json:"push_to_ack_behind_proxy,omitempty"`
+	Join        Dist `json:"join_to_synced,omitempty"`
 	Ack         Dist `json:"push_to_ack"`
 	Remote      Dist `json:"push_to_remote_node_delivery"`
 	TypedRemote Dist `json:"keystroke_to_remote_node_delivery"`
@@ -693,6 +979,23 @@ type result struct {
 	OtherCPUPct    float64     `json:"other_processes_cpu_pct_of_one_core"`
 	Procs          []ProcUsage `json:"processes"`
 	RedisPools     []PoolUsage `json:"redis_pools,omitempty"`
+
+	LoadgenCPUPct       float64       `json:"loadgen_cpu_pct_of_one_core"`
+	ServerCPUmsPerKey   float64       `json:"server_cpu_ms_per_keystroke,omitempty"`
+	RedisCPUmsPerKey    float64       `json:"redis_cpu_ms_per_keystroke,omitempty"`
+	RedisCmdUsPerKey    float64       `json:"redis_commandstats_usec_per_keystroke,omitempty"` // every command, those inside scripts counted twice
+	RedisScriptUsPerKey float64       `json:"redis_script_usec_per_keystroke,omitempty"`       // EVAL/EVALSHA/FCALL, with what they call
+	RedisCalls          int64         `json:"redis_calls,omitempty"`
+	RedisCallsPerKey    float64       `json:"redis_calls_per_keystroke,omitempty"`
+	RedisTopCommands    []CommandCost `json:"redis_top_commands,omitempty"`
+	AOFBytesPerKey      float64       `json:"aof_bytes_per_keystroke,omitempty"`
+	RSSPerSocketKB      float64       `json:"node_rss_per_socket_kib,omitempty"`
+	PeakRSSPerSocketKB  float64       `json:"node_peak_rss_per_socket_kib,omitempty"`
+	RSSDeltaPerSocketKB float64       `json:"node_rss_growth_per_socket_kib,omitempty"`
+	NodeRSSBeforeMiB    float64       `json:"node_rss_before_sockets_mib,omitempty"`
+	GC                  *GCUsage      `json:"gc,omitempty"`
+	Abuse               *AbuseResult  `json:"abuse,omitempty"`
+	JoinErrors          []string      `json:"join_errors,omitempty"`
 
 	RoomsSettled      int      `json:"rooms_settled"`
 	Converged         bool     `json:"converged"`
@@ -715,6 +1018,22 @@ func (r *result) print(w io.Writer) {
 		r.Keystrokes, r.Pushes, r.PushesPerS, r.PushedUpdates, r.AckedUpdatesInWindow, r.AcceptedPerS)
 	fmt.Fprintf(w, "behind %d, rebased %d, remote updates received twice %d, gaps %d, resets %d, anomalies %d, disconnects %d, errors %v\n",
 		r.Behind, r.Rebased, r.DupRemote, r.Gaps, r.Resets, r.Anomalies, r.Disconnects, r.Errors)
+	if c.JoinUpdates > 0 {
+		fmt.Fprintf(w, "join a room whose field holds %d updates → synced (welcome read): %s\n", c.JoinUpdates, r.Join)
+		for i, e := range r.JoinErrors {
+			if i == 10 {
+				break
+			}
+			fmt.Fprintln(w, "  ", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "keystrokes in window %d, lost %d, disconnects (each would be a reconnect) %d\n", r.TypedInWindow, r.Lost, r.Disconnects)
+	fmt.Fprintf(w, "keystroke → other sockets:      %s\n", r.TypedAll)
+	fmt.Fprintf(w, "socket open → synced:           %s\n", r.Connect)
+	if r.SlowAck.N > 0 {
+		fmt.Fprintf(w, "push → ack behind the proxy:    %s\n", r.SlowAck)
+	}
 	fmt.Fprintf(w, "push → ack:                     %s\n", r.Ack)
 	fmt.Fprintf(w, "push → delivery on other node:  %s\n", r.Remote)
 	fmt.Fprintf(w, "keystroke → other node:         %s\n", r.TypedRemote)
@@ -726,6 +1045,19 @@ func (r *result) print(w io.Writer) {
 			fmt.Fprintf(w, "  rss %.0f MiB (peak %.0f MiB)", p.RSSMiB, p.PeakMiB)
 		}
 		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "per keystroke: server CPU %.3f ms, Redis CPU %.3f ms (commandstats: scripts %.1f µs; all commands %.1f µs in %.2f calls, counting commands inside scripts twice), AOF %.0f bytes; load generator %.0f%% of a core\n",
+		r.ServerCPUmsPerKey, r.RedisCPUmsPerKey, r.RedisScriptUsPerKey, r.RedisCmdUsPerKey, r.RedisCallsPerKey, r.AOFBytesPerKey, r.LoadgenCPUPct)
+	for _, cc := range r.RedisTopCommands {
+		fmt.Fprintf(w, "  redis %-28s %6.2f calls %7.2f µs per keystroke\n", cc.Command, cc.CallsPerKey, cc.UsecPerKey)
+	}
+	fmt.Fprintf(w, "node RSS per socket: %.0f KiB now, %.0f KiB peak, %.0f KiB growth since before the sockets (nodes held %.0f MiB then)\n",
+		r.RSSPerSocketKB, r.PeakRSSPerSocketKB, r.RSSDeltaPerSocketKB, r.NodeRSSBeforeMiB)
+	if r.GC != nil {
+		fmt.Fprintf(w, "GC in window: %s\n", r.GC)
+	}
+	if r.Abuse != nil {
+		fmt.Fprintf(w, "abuse: %s\n", r.Abuse)
 	}
 	for _, p := range r.RedisPools {
 		fmt.Fprintf(w, "  node %d Redis pool: %d conns (+%d pub/sub), %d waits for a free conn (%.0f ms in all), %d timeouts\n",

@@ -30,6 +30,8 @@ type latencies struct {
 	remote      []int64 // author's push written → update read by a client on another node
 	typedRemote []int64 // keystroke → update read by a client on another node (includes waiting behind a push in flight)
 	local       []int64 // author's push written → update read by a client on the same node
+	typedAll    []int64 // keystroke → update read by any other socket of the room, either node
+	slowAck     []int64 // push → ack of the clients behind the delay proxy
 }
 
 func (l *latencies) add(dst *[]int64, d, startedAt int64) {
