@@ -1,7 +1,9 @@
 package scenario_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,12 +17,13 @@ import (
 // session is one conversation under test: a room, its participants'
 // clients, and the moderator's secret note marker.
 type session struct {
-	t      *testing.T
-	cl     *cluster
-	r      testnode.Room
-	a, b   *client.Client
-	mod    *client.Client // nil when self-guided
-	marker string
+	t       *testing.T
+	cl      *cluster
+	r       testnode.Room
+	a, b    *client.Client
+	mod     *client.Client // nil when self-guided
+	marker  string
+	secrets []string // private words of one partner (see secret)
 }
 
 func newSession(t *testing.T, cl *cluster, template, mode string) *session {
@@ -133,18 +136,27 @@ func (s *session) signAgreement(key string) {
 	s.waitAll("signed for good "+key, signed(f.Version))
 }
 
-// breakBlocksPartners: a partner asks for a break; the moderator starts
-// it; a partner's push is refused on_break (and stays pending) until the
-// moderator ends the break, when it goes through.
+// breakBlocksPartners: a partner asks for a 30-minute break, with a reason
+// for the therapist only; the moderator accepts it with the minutes asked
+// for; a partner's push is refused on_break (and stays pending) until the
+// moderator ends the break, when it goes through. The other partner learns
+// who asked and who started it, never the reason.
 func (s *session) breakBlocksPartners(key string) {
 	t := s.t
 	t.Helper()
-	act(t, s.b, map[string]any{"act": "break.request", "reason": "I need a moment"})
+	reason := "I need a moment " + s.secret("REASON-B")
+	act(t, s.b, map[string]any{"act": "break.request", "reason": reason, "minutes": 30})
 	waitState(t, s.mod, "the break request", func(st room.State) bool {
-		return st.BreakRequest != nil && st.BreakRequest.By == room.PartnerB
+		return st.BreakRequest != nil && st.BreakRequest.By == room.PartnerB && st.BreakRequest.Reason == reason && st.BreakRequest.Minutes == 30
 	})
-	act(t, s.mod, map[string]any{"act": "break.start", "minutes": 20, "reason": "flooded"})
+	act(t, s.mod, map[string]any{"act": "break.start"})
 	s.waitAll("the break", func(st room.State) bool { return st.Break != nil && st.BreakRequest == nil })
+	if br := state(t, s.mod).Break; br.Until.Sub(br.Started) != 30*time.Minute || br.AskedBy != room.PartnerB || br.By != room.Moderator || br.Reason != reason {
+		t.Fatalf("the accepted break: %+v", br)
+	}
+	if br := state(t, s.a).Break; br.Reason != "" || br.AskedBy != room.PartnerB {
+		t.Fatalf("partner_a's view of partner_b's break: %+v", br)
+	}
 	syncRefused(t, s.a, key, " written during the break", "on_break")
 	refuseAct(t, s.b, "on_break", map[string]any{"act": "break.request"})
 	if got := rawPush(t, s.b, key, "x"); got != "on_break" {
@@ -152,6 +164,7 @@ func (s *session) breakBlocksPartners(key string) {
 	}
 	refuseAct(t, s.a, "on_break", map[string]any{"act": "break.end"}) // partners can do nothing during a break
 	act(t, s.mod, map[string]any{"act": "break.end"})
+	s.waitAll("the break's end", func(st room.State) bool { return st.Break.EndedHow == room.BreakEndedByModerator })
 	f := s.cl.settle(t, s.r.ID, key, s.all()...)
 	if !strings.Contains(f.Text, "written during the break") {
 		t.Fatalf("the edit held back by the break is lost: %q", f.Text)
@@ -181,6 +194,122 @@ func (s *session) check() {
 	}
 	noLeak(s.t, "partner_a", s.a, secrets...)
 	noLeak(s.t, "partner_b", s.b, secrets...)
+	// What one partner keeps for the therapist never reaches the other.
+	noPrivateLeak(s.t, "partner_a", s.a, s.privateOf(room.PartnerB), s.secretsOf("-B")...)
+	noPrivateLeak(s.t, "partner_b", s.b, s.privateOf(room.PartnerA), s.secretsOf("-A")...)
+}
+
+// secret returns a marker unique to this session, remembered so that
+// check can look for it where it must not be. Markers ending in -A are
+// partner_a's private words, -B partner_b's.
+func (s *session) secret(name string) string {
+	m := fmt.Sprintf("%s-%s-%d", name, s.r.ID[:6], len(s.secrets))
+	s.secrets = append(s.secrets, m)
+	return m
+}
+
+func (s *session) secretsOf(suffix string) []string {
+	var out []string
+	for _, m := range s.secrets {
+		if strings.Contains(m, suffix+"-") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// privateOf lists the fields of the room's template that only p (and the
+// moderator) may read, from the moderator's or p's welcome.
+func (s *session) privateOf(p room.Role) []string {
+	var tpl struct {
+		Stages []struct {
+			Fields []struct {
+				ID         string `json:"id"`
+				Owner      string `json:"owner"`
+				Visibility string `json:"visibility"`
+			} `json:"fields"`
+		} `json:"stages"`
+	}
+	if err := json.Unmarshal(s.a.Welcome().Template, &tpl); err != nil {
+		s.t.Fatalf("template: %v", err)
+	}
+	roles := state(s.t, s.a).Roles
+	var out []string
+	for _, st := range tpl.Stages {
+		for _, f := range st.Fields {
+			if f.Visibility == "owner" && (room.Role(f.Owner) == p || roles[f.Owner] == p) {
+				out = append(out, f.ID)
+			}
+		}
+	}
+	return out
+}
+
+// noPrivateLeak walks every frame a partner received, welcomes included:
+// none may carry a value, an update, an event value or a cursor for the
+// other partner's private fields, any alert, or the other's private words.
+func noPrivateLeak(t *testing.T, who string, cl *client.Client, fields []string, secrets ...string) {
+	t.Helper()
+	if len(fields) == 0 {
+		return
+	}
+	for _, f := range cl.Frames() {
+		for _, m := range secrets {
+			if strings.Contains(string(f), m) {
+				t.Fatalf("%s received %q in %s", who, m, f)
+			}
+		}
+		var v any
+		if err := json.Unmarshal(f, &v); err != nil {
+			t.Fatalf("%s: a frame that is not JSON: %s", who, f)
+		}
+		if path := privateIn(v, fields, ""); path != "" {
+			t.Fatalf("%s received %s in %s", who, path, f)
+		}
+	}
+}
+
+func privateIn(v any, fields []string, at string) string {
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["alerts"]; ok {
+			return at + ".alerts"
+		}
+		if vals, ok := v["values"].(map[string]any); ok {
+			for k := range vals {
+				if slices.Contains(fields, k) {
+					return at + ".values." + k
+				}
+			}
+		}
+		if f, ok := v["field"].(string); ok && slices.Contains(fields, f) {
+			if v["t"] == "updates" || v["t"] == "reset" || v["sel"] != nil {
+				return at + " " + f + " text or cursor"
+			}
+			if d, ok := v["detail"].(map[string]any); ok && d["value"] != nil {
+				return at + ".detail.value of " + f
+			}
+		}
+		if fs, ok := v["fields"].(map[string]any); ok && at == "" {
+			for k := range fs {
+				if slices.Contains(fields, k) {
+					return "fields." + k
+				}
+			}
+		}
+		for k, x := range v {
+			if p := privateIn(x, fields, at+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, x := range v {
+			if p := privateIn(x, fields, fmt.Sprintf("%s[%d]", at, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 func TestBetrayalWalkthrough(t *testing.T) {
@@ -188,8 +317,28 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	s := newSession(t, cl, "betrayal", "guided")
 	a, b, mod := s.a, s.b, s.mod
 
-	// start: ground rules (signed), safety ratings, roles, a break.
+	// start: the safety screen, each partner's line to the therapist,
+	// ground rules (signed), private safety ratings, roles, a break.
 	s.note("first impressions: both anxious")
+	act(t, a, map[string]any{"act": "value.set", "field": "screen_safe_a", "value": "No"})
+	act(t, a, map[string]any{"act": "value.set", "field": "screen_afraid_a", "value": "Not sure"})
+	act(t, b, map[string]any{"act": "value.set", "field": "screen_safe_b", "value": "Yes"})
+	act(t, b, map[string]any{"act": "value.set", "field": "screen_afraid_b", "value": "No"})
+	refuseAct(t, b, "forbidden", map[string]any{"act": "value.set", "field": "screen_safe_a", "value": "Yes"})
+	st := waitState(t, mod, "the alerts", func(st room.State) bool { return len(st.Alerts) == 2 })
+	if st.Alerts["screen_safe_a"].Value != "No" || st.Alerts["screen_afraid_a"].Value != "Not sure" || st.Alerts["screen_safe_a"].By != room.PartnerA {
+		t.Fatalf("the therapist's alerts: %+v", st.Alerts)
+	}
+	if st = waitState(t, b, "a answered", func(st room.State) bool { return st.Answered["screen_safe_a"] && st.Answered["screen_afraid_a"] }); st.Hold != nil || st.Values["screen_safe_b"] == nil {
+		t.Fatalf("partner_b's view after partner_a's answers: %+v", st)
+	}
+	s.write(a, "private_a", "I am scared of how he reacts at home. "+s.secret("LINE-A"))
+	if b.Has("private_a") || a.Has("private_b") {
+		t.Fatal("a partner holds the other's line to the therapist")
+	}
+	if rawPush(t, b, "private_a", "me too") != "forbidden" {
+		t.Fatal("partner_b wrote into partner_a's private line")
+	}
 	refuseAct(t, mod, "roles_unset", map[string]any{"act": "stage.set", "stage": "acknowledge"})
 	refuseAct(t, a, "forbidden", map[string]any{"act": "roles.set", "roles": map[string]any{"hurt": "partner_a", "involved": "partner_b"}})
 	act(t, mod, map[string]any{"act": "roles.set", "roles": map[string]any{"hurt": "partner_b", "involved": "partner_a"}})
@@ -198,8 +347,11 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	act(t, b, map[string]any{"act": "value.set", "field": "safety_start_b", "value": 6})
 	refuseAct(t, b, "forbidden", map[string]any{"act": "value.set", "field": "safety_start_a", "value": 9})
 	refuseAct(t, a, "bad_value", map[string]any{"act": "value.set", "field": "safety_start_a", "value": 11})
-	s.waitAll("ratings", func(st room.State) bool {
+	waitState(t, mod, "ratings", func(st room.State) bool {
 		return string(st.Values["safety_start_a"]) == "4" && string(st.Values["safety_start_b"]) == "6"
+	})
+	waitState(t, a, "b rated", func(st room.State) bool {
+		return st.Answered["safety_start_b"] && st.Values["safety_start_b"] == nil && string(st.Values["safety_start_a"]) == "4"
 	})
 	s.breakBlocksPartners("ground_rules")
 	s.signAgreement("ground_rules")
@@ -226,6 +378,18 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	s.waitAll("yes, that's it", func(st room.State) bool {
 		return room.MirrorStatus(st, "impact_mirror", map[string]int64{"impact_mirror": f.Version}) == room.MirrorYes
 	})
+	// Imago: validation opened with the mirror's "yes"; empathy waits for
+	// validation's.
+	s.write(b, "private_b", "He is listening today. "+s.secret("LINE-B")) // from any stage, with the floor elsewhere
+	if got := rawPush(t, a, "impact_empathy", "I imagine you feel alone."); got != "forbidden" {
+		t.Fatalf("empathy before validation: %q", got)
+	}
+	f = s.write(a, "impact_validate", "It makes sense to me that you feel small, because I hid it.")
+	act(t, b, map[string]any{"act": "mirror.confirm", "field": "impact_validate", "version": f.Version, "status": "yes"})
+	s.waitAll("validated", func(st room.State) bool { return st.Mirrors["impact_validate"].Status == room.MirrorYes })
+	f = s.write(a, "impact_empathy", "I imagine you feel alone and foolish.")
+	act(t, b, map[string]any{"act": "mirror.confirm", "field": "impact_empathy", "version": f.Version, "status": "yes"})
+	s.waitAll("empathy confirmed", func(st room.State) bool { return st.Mirrors["impact_empathy"].Status == room.MirrorYes })
 
 	// apology: the involved partner's three texts; the hurt partner's.
 	s.stage("apology")
@@ -243,7 +407,7 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	act(t, b, map[string]any{"act": "question.add", "field": "healing_questions", "text": "Who else knew?"})
 	act(t, b, map[string]any{"act": "question.add", "field": "healing_questions", "text": "Why then? 😔"})
 	refuseAct(t, a, "forbidden", map[string]any{"act": "question.add", "field": "healing_questions", "text": "May I ask?"})
-	st := s.waitAll("two questions", func(st room.State) bool { return len(st.Questions["healing_questions"]) == 2 })
+	st = s.waitAll("two questions", func(st room.State) bool { return len(st.Questions["healing_questions"]) == 2 })
 	q1, q2 := st.Questions["healing_questions"][0].ID, st.Questions["healing_questions"][1].ID
 	act(t, a, map[string]any{"act": "question.answer", "field": "healing_questions", "item": q1, "text": "Nobody."})
 	refuseAct(t, b, "forbidden", map[string]any{"act": "question.answer", "field": "healing_questions", "item": q2, "text": "x"})
@@ -274,16 +438,49 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	s.write(a, "checkins", "; Sunday 19 May, 8 pm")
 	s.write(b, "milestones", "One month 🎉")
 
-	// closing: ratings again, appreciations.
+	// attune: each one's needs (by role), rituals signed by both.
+	s.stage("attune")
+	s.write(b, "needs_hurt", "I feel cared for when you tell me your plans.")
+	s.write(a, "needs_involved", "I feel cared for when you say good morning.")
+	if rawPush(t, a, "needs_hurt", "x") != "forbidden" {
+		t.Fatal("the involved partner wrote the hurt partner's needs")
+	}
+	s.signAgreement("rituals")
+
+	// attach: a renewed commitment, when both want it.
+	s.stage("attach")
+	s.write(a, "private_a", " Still scared. "+s.secret("LINE-A"))
+	s.signAgreement("commitment")
+
+	// forgiveness: partner_b reveals a draft; partner_a keeps theirs.
+	s.stage("forgiveness")
+	s.write(b, "forgiveness.partner_b", "I choose to let go of waiting for the past to change. 12 May.")
+	s.write(a, "forgiveness.partner_a", "I am not ready "+s.secret("DRAFT-A"))
+	act(t, b, map[string]any{"act": "reveal", "field": "forgiveness"})
+	if err := a.Wait(ctxFor(t), func() bool { return strings.Contains(a.Text("forgiveness.partner_b"), "let go") }); err != nil {
+		t.Fatalf("the revealed forgiveness never reached partner_a: %v", err)
+	}
+
+	// closing: ratings again, appreciations (optional: partner_b gives none).
 	s.stage("closing")
 	s.note("closing calmer")
 	act(t, a, map[string]any{"act": "value.set", "field": "safety_end_a", "value": 6})
 	act(t, b, map[string]any{"act": "value.set", "field": "safety_end_b", "value": 7})
 	s.write(a, "appreciation_a", "You stayed.")
-	s.write(b, "appreciation_b", "You listened.")
+
+	// partner_b reconnects: the new welcome holds nothing private of partner_a's.
+	if err := b.Reconnect(ctxFor(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b, "back with a's rating answered", func(st room.State) bool { return st.Answered["safety_end_a"] })
+	s.check()
 	s.finish(mod)
 	if got := rawPush(t, a, "appreciation_a", "late"); got != "ended" {
 		t.Fatalf("a push after the end: %q", got)
+	}
+	s.write(mod, "notes", " Written after the end.")
+	if got := rawPush(t, a, "private_a", "late"); got != "ended" {
+		t.Fatalf("a private line after the end: %q", got)
 	}
 	s.check()
 }
@@ -427,12 +624,33 @@ func TestCheckinSelfGuidedWalkthrough(t *testing.T) {
 	ready("hard")
 
 	s.write(a, "hard_a", "It was hard for me when ")
-	act(t, a, map[string]any{"act": "break.request", "reason": "tired"})
-	s.waitAll("the break", func(st room.State) bool { return st.Break != nil && st.Break.By == room.PartnerA })
+	// Pressed by mistake: only its starter undoes it, in its first minute.
+	act(t, b, map[string]any{"act": "break.request"})
+	s.waitAll("b's break", func(st room.State) bool { return st.Break != nil && st.Break.By == room.PartnerB })
+	refuseAct(t, a, "forbidden", map[string]any{"act": "break.undo"})
+	act(t, b, map[string]any{"act": "break.undo"})
+	s.waitAll("undone", func(st room.State) bool { return st.Break.EndedHow == room.BreakUndone })
+
+	// A 40-minute break: after 20 minutes, both "ready to come back" end it.
+	act(t, a, map[string]any{"act": "break.request", "reason": "tired", "minutes": 40})
+	s.waitAll("the break", func(st room.State) bool {
+		return st.Break != nil && st.Break.By == room.PartnerA && st.Break.EndedHow == ""
+	})
+	if st := state(t, b); st.Break.Reason != "" {
+		t.Fatalf("an unshared reason reached partner_b: %+v", st.Break)
+	}
 	syncRefused(t, b, "hard_b", "I felt unheard.", "on_break")
 	refuseAct(t, a, "on_break", map[string]any{"act": "ready", "ready": true})
 	refuseAct(t, a, "on_break", map[string]any{"act": "break.end"})
+	refuseAct(t, a, "on_break", map[string]any{"act": "break.back", "ready": true}) // not before 20 minutes
+	skew.Store(int64(90 * time.Second))
+	refuseAct(t, a, "on_break", map[string]any{"act": "break.undo"}) // the minute is over
 	skew.Store(int64(21 * time.Minute))
+	act(t, a, map[string]any{"act": "break.back", "ready": true})
+	waitState(t, b, "a is ready to come back", func(st room.State) bool { return st.Break.Back[room.PartnerA] })
+	refuseAct(t, b, "on_break", map[string]any{"act": "ready", "ready": true})
+	act(t, b, map[string]any{"act": "break.back", "ready": true})
+	s.waitAll("both back", func(st room.State) bool { return st.Break.EndedHow == room.BreakBothBack })
 	s.cl.settle(t, s.r.ID, "hard_b", s.all()...)
 	s.write(a, "hard_a", "I was alone on Tuesday.")
 	ready("commitments")
@@ -446,4 +664,54 @@ func TestCheckinSelfGuidedWalkthrough(t *testing.T) {
 		t.Fatalf("a push after the end: %q", got)
 	}
 	s.check()
+}
+
+// TestBetrayalSelfGuidedSafetyNoPausesForBoth: without a therapist there is
+// no private line; a "No" on the safety screen pauses the conversation for
+// both, and the other partner's copy says neither who nor why. Changing the
+// answer lifts the pause; ending the conversation stays possible.
+func TestBetrayalSelfGuidedSafetyNoPausesForBoth(t *testing.T) {
+	cl := startCluster(t, 1, testnode.Options{})
+	s := newSession(t, cl, "betrayal", "self")
+	a, b := s.a, s.b
+	if got := rawPush(t, a, "private_a", "hello"); got != "unknown_field" {
+		t.Fatalf("a private line to nobody: %q", got)
+	}
+	act(t, b, map[string]any{"act": "value.set", "field": "screen_safe_b", "value": "No"})
+	st := waitState(t, a, "the pause", func(st room.State) bool { return st.Hold != nil })
+	if st.Hold.By != "" || st.Hold.Field != "" || st.Answered["screen_safe_b"] != true || st.Values["screen_safe_b"] != nil {
+		t.Fatalf("partner_a learns who paused, or why: %+v", st)
+	}
+	if st := waitState(t, b, "own pause", func(st room.State) bool { return st.Hold != nil }); st.Hold.By != room.PartnerB {
+		t.Fatalf("partner_b's pause: %+v", st.Hold)
+	}
+	syncRefused(t, a, "ground_rules", "We agree to...", "paused")
+	refuseAct(t, a, "paused", map[string]any{"act": "ready", "ready": true})
+	act(t, b, map[string]any{"act": "value.set", "field": "screen_safe_b", "value": "Yes"})
+	s.waitAll("the pause lifted", func(st room.State) bool { return st.Hold == nil })
+	s.cl.settle(t, s.r.ID, "ground_rules", s.all()...)
+	act(t, b, map[string]any{"act": "value.set", "field": "screen_safe_b", "value": "No"})
+	s.waitAll("paused again", func(st room.State) bool { return st.Hold != nil })
+	s.finish(a)
+}
+
+// TestDecideWalkthrough: the short "do we want to repair?" path, guided:
+// private answers, drafts compared, a next step both sign.
+func TestDecideWalkthrough(t *testing.T) {
+	cl := startCluster(t, 2, testnode.Options{})
+	s := newSession(t, cl, "decide", "guided")
+	a, b, mod := s.a, s.b, s.mod
+	s.note("ambivalent")
+	act(t, a, map[string]any{"act": "value.set", "field": "want_a", "value": "Not yet"})
+	act(t, b, map[string]any{"act": "value.set", "field": "want_b", "value": "Yes"})
+	waitState(t, mod, "both answers", func(st room.State) bool { return st.Values["want_a"] != nil && st.Values["want_b"] != nil })
+	waitState(t, b, "a answered", func(st room.State) bool { return st.Answered["want_a"] && st.Values["want_a"] == nil })
+	s.write(a, "private_a", "I am not sure I want this. "+s.secret("LINE-A"))
+	revealDrafts(t, s, "standing", "I feel torn.", "I want to try.")
+	s.stage("needs")
+	s.write(a, "would_need_a", "I could try if we saw someone together.")
+	s.write(b, "would_need_b", "I could try if you told me the truth.")
+	s.stage("next")
+	s.signAgreement("next_step")
+	s.finish(mod)
 }
