@@ -838,3 +838,31 @@ func (c *Client) String() string {
 	}
 	return b.String()
 }
+
+// Checkpoint returns key's latest checkpoint the server signed (nil when
+// it holds none): the text this client can restore after Redis lost it.
+func (c *Client) Checkpoint(key string) *Checkpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.s.fields[key]; ok && d.ck != nil {
+		ck := *d.ck
+		return &ck
+	}
+	return nil
+}
+
+// Seen returns, with Options.Record, the SHA-256 of the confirmed text at
+// every (field, epoch, version) this client reached. Two clients that hold
+// different hashes for one key saw a version number reused for other text.
+func (c *Client) Seen() map[VersionKey][32]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.s.seen)
+}
+
+// Reused lists the versions this client itself saw with two texts.
+func (c *Client) Reused() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.s.reused...)
+}

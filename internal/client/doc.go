@@ -37,10 +37,11 @@ type doc struct {
 	readable  bool // the last welcome listed it
 
 	// Push bookkeeping: at most one push in flight.
-	inFlight     string // id of the push in flight, "" when none
-	inFlightN    int    // how many pending updates it carries
-	inFlightBase int64  // the version it was made at
-	inFlightAt   time.Time
+	inFlight      string // id of the push in flight, "" when none
+	inFlightN     int    // how many pending updates it carries
+	inFlightBase  int64  // the version it was made at
+	inFlightEpoch string // and the epoch
+	inFlightAt    time.Time
 	// After an ack, the acknowledged updates stay pending until their echo
 	// confirms them; ackedN of them, pushed at ackedBase.
 	ackedBase int64
@@ -59,12 +60,52 @@ type doc struct {
 	dropped    int64
 	pulling    string // id of the pull in flight
 	pullAt     time.Time
+	pullSince  int64        // the version the pull in flight asked from
+	pullEpoch  string       // and under which epoch
 	refused    *ServerError // the last push was refused; cleared by Sync and by room changes
 	retryAfter time.Time    // storage was unavailable: push again after this
+
+	// ck is the latest signed checkpoint: the confirmed text at a version
+	// the server signed. After Redis went back or was wiped, it is
+	// presented in a restore (see session.startRestore).
+	ck *Checkpoint
+	// ackCk is the signature an ack carried, adopted as ck once the
+	// confirmed version reaches it (when our echo arrives).
+	ackCk *Checkpoint
+	// A restore in flight (its id), and the snapshot the server showed
+	// that made us present it: taken if the restore is refused. No push
+	// while restoreFrom is set.
+	restoring   string
+	restoreAt   time.Time
+	restoreFrom *FieldSnapshot
+}
+
+// Checkpoint is a field's text at a version, signed by the server.
+type Checkpoint struct {
+	Epoch   string
+	Version int64
+	Text    string
+	Sig     string
+}
+
+// noteSig adopts sig as the checkpoint when it signs exactly what d has
+// confirmed (epoch and version), and an ack's signature once reached.
+func (d *doc) noteSig(epoch string, version int64, sig string) {
+	if sig != "" && epoch == d.epoch && version == d.version {
+		d.ck = &Checkpoint{Epoch: epoch, Version: version, Text: d.confirmed, Sig: sig}
+	}
+	if a := d.ackCk; a != nil && a.Epoch == d.epoch && a.Version == d.version {
+		d.ck = &Checkpoint{Epoch: a.Epoch, Version: a.Version, Text: d.confirmed, Sig: a.Sig}
+		d.ackCk = nil
+	} else if a != nil && (a.Epoch != d.epoch || a.Version < d.version) {
+		d.ackCk = nil
+	}
 }
 
 func newDoc(key string, snap FieldSnapshot) *doc {
-	return &doc{key: key, epoch: snap.Epoch, version: snap.Version, confirmed: snap.Text, text: snap.Text, readable: true}
+	d := &doc{key: key, epoch: snap.Epoch, version: snap.Version, confirmed: snap.Text, text: snap.Text, readable: true}
+	d.noteSig(snap.Epoch, snap.Version, snap.Sig)
+	return d
 }
 
 // replaceSet builds the change set that replaces del units at pos with
@@ -168,11 +209,13 @@ var errMismatch = errors.New("client: update does not fit the confirmed text")
 // has checked the epoch and that from <= d.version. Updates the client
 // already has are skipped. It returns our own updates it confirmed.
 //
-// An update confirms the head of the pending list when it carries our
-// clientID and exactly our changes, and no foreign update came before it in
-// this batch (the server never rebases, so our update can only follow
-// foreign ones we have already applied). Every other update is applied to
-// the confirmed text and composed into changes, which are then mapped over
+// As in collab, an update confirms the head of the pending list when it
+// carries our clientID, wherever it is in the batch: the server rebases a
+// push made at an older version over what was accepted since, so our echo
+// may follow foreign updates and carry changes mapped over them. The
+// foreign changes seen so far are then mapped over our original update
+// (changes.map(ours, true)). Every other update is applied to the
+// confirmed text and composed into changes, which are then mapped over
 // the remaining pending updates (changes.map(unconfirmed, true)) while each
 // pending update is mapped over them (unconfirmed.map(changes)).
 func (d *doc) receive(from int64, ups []wireUpdate) ([]ownConfirmation, error) {
@@ -201,8 +244,16 @@ func (d *doc) receive(from int64, ups []wireUpdate) ([]ownConfirmation, error) {
 	own := 0
 	var mine []ownConfirmation
 	for i, u := range batch {
-		if !foreign && own < len(d.pending) && d.pending[own].clientID == u.clientID && bytes.Equal(d.pending[own].raw, u.raw) {
-			mine = append(mine, ownConfirmation{version: d.version + int64(i) + 1, update: d.pending[own]})
+		if own < len(d.pending) && d.pending[own].clientID == u.clientID {
+			if foreign {
+				if d.pending[own].changes.LenBefore() != changes.LenBefore() {
+					return nil, fmt.Errorf("%w: our update %d does not fit", errMismatch, own)
+				}
+				changes = changes.Map(d.pending[own].changes, true)
+			}
+			// The confirmation records the update as the server stored it.
+			mine = append(mine, ownConfirmation{version: d.version + int64(i) + 1,
+				update: localUpdate{clientID: u.clientID, changes: u.changes, raw: u.raw}})
 			own++
 			continue
 		}

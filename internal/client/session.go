@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -68,6 +69,17 @@ type session struct {
 	anomalies     int   // frames that did not fit what the client holds
 	limitedUntil  time.Time
 
+	// roomCk is the latest signed room state (our view), presented after
+	// the room was lost; lostAt rate-limits presenting everything.
+	roomCk        *roomCheckpoint
+	roomRestoring string
+	lostAt        time.Time
+	// seen records, with record, the hash of every confirmed text per
+	// (field, epoch, version) reached; reused counts versions seen with
+	// two different texts.
+	seen   map[VersionKey][32]byte
+	reused []string
+
 	// Texts this client may read but does not hold yet (a draft revealed to
 	// it, an update for an unknown key): fetched with a snapshot pull.
 	wanted    map[string]bool
@@ -81,7 +93,7 @@ type snapPull struct {
 
 func newSession(clientID string, record bool) *session {
 	return &session{clientID: clientID, record: record, fields: map[string]*doc{},
-		wanted: map[string]bool{}, snapPulls: map[string]snapPull{}}
+		wanted: map[string]bool{}, snapPulls: map[string]snapPull{}, seen: map[VersionKey][32]byte{}}
 }
 
 func (s *session) newID(prefix string) string {
@@ -115,6 +127,8 @@ func (s *session) disconnected() {
 	s.out = nil
 	for _, d := range s.fields {
 		d.inFlight, d.pulling = "", ""
+		// The next welcome decides again whether to restore.
+		d.restoring, d.restoreFrom = "", nil
 	}
 	clear(s.snapPulls)
 }
@@ -148,13 +162,18 @@ func (s *session) handle(raw []byte, now time.Time) (serverFrame, bool) {
 	case "heads":
 		s.onHeads(f, now)
 	case "room":
-		s.onRoom(f.Room, false, now)
+		s.onRoom(f.Room, f.Sig, false, now)
 	case "members":
 		s.members = f.Members
 	case "error":
 		s.onError(f, now)
+	case "ok":
+		s.onOK(f)
 	}
 	s.pump(now)
+	if s.record {
+		s.noteVersions()
+	}
 	return f, true
 }
 
@@ -175,10 +194,15 @@ func (s *session) onWelcome(f serverFrame, now time.Time) {
 		}
 		d.readable, d.refused, d.waitFor = true, nil, 0
 		switch {
+		case restoreNeeded(d, snap):
+			// Redis holds less than the server once signed to us: present
+			// the checkpoint before anything else.
+			s.startRestore(d, snap, now)
 		case snap.Epoch != d.epoch || snap.Version < d.version:
 			// The field was rebuilt (or lost updates): start over from the
 			// snapshot with the pending edits rebased onto it.
 			s.resetDoc(d, snap)
+			d.noteSig(snap.Epoch, snap.Version, snap.Sig)
 		case len(d.pending) > 0:
 			// pump pushes at our version: the server acks, or answers
 			// behind and sends what we missed (our own lost-ack updates
@@ -195,7 +219,10 @@ func (s *session) onWelcome(f serverFrame, now time.Time) {
 			d.readable = false
 		}
 	}
-	s.onRoom(f.Room, true, now)
+	s.onRoom(f.Room, "", true, now)
+	if f.RoomSig != "" && f.Me.Role != "" {
+		s.roomCk = &roomCheckpoint{Role: f.Me.Role, State: f.Room, Sig: f.RoomSig}
+	}
 }
 
 func sortedSnapKeys(m map[string]FieldSnapshot) []string {
@@ -247,6 +274,7 @@ func (s *session) onUpdates(f serverFrame, now time.Time) {
 		d.progressAt = now
 		d.ackedN = 0
 	}
+	d.noteSig(f.Epoch, f.From+n, f.Sig)
 	if s.record {
 		for _, c := range mine {
 			s.confirmations = append(s.confirmations, Confirmation{Field: d.key, Epoch: d.epoch, Version: c.version,
@@ -272,6 +300,10 @@ func (s *session) onPushReply(f serverFrame, now time.Time) {
 	d.waitFor = max(d.waitFor, f.Version)
 	d.progressAt = now
 	if f.T == "ack" {
+		if f.Sig != "" {
+			d.ackCk = &Checkpoint{Epoch: d.epoch, Version: f.Version, Sig: f.Sig}
+			d.noteSig(d.epoch, d.version, "")
+		}
 		d.ackedBase, d.ackedN = d.inFlightBase, d.inFlightN
 		if s.record {
 			s.acks = append(s.acks, Ack{Field: d.key, Epoch: d.epoch, Version: f.Version, Count: d.inFlightN, ClientID: s.clientID})
@@ -280,7 +312,7 @@ func (s *session) onPushReply(f serverFrame, now time.Time) {
 }
 
 func (s *session) onReset(f serverFrame, now time.Time) {
-	snap := FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text}
+	snap := FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text, Sig: f.Sig}
 	if snap.Version < 0 || snap.Epoch == "" || f.Field == "" {
 		s.anomalies++
 		return
@@ -294,20 +326,139 @@ func (s *session) onReset(f serverFrame, now time.Time) {
 		}
 		return
 	}
+	// A reset below the version we asked from, under the same epoch, is
+	// proof that Redis went back: it must be taken (or a checkpoint
+	// presented), never ignored as old news.
+	rollback := false
 	if f.Re != "" {
 		if f.Re == d.inFlight {
+			rollback = snap.Epoch == d.epoch && snap.Epoch == d.inFlightEpoch && snap.Version < d.inFlightBase
 			d.inFlight = ""
 		}
 		if f.Re == d.pulling {
+			rollback = rollback || snap.Epoch == d.epoch && snap.Epoch == d.pullEpoch && snap.Version < d.pullSince
 			d.pulling = ""
 		}
 	}
-	if snap.Epoch == d.epoch && snap.Version <= d.version {
+	if snap.Epoch == d.epoch && snap.Version <= d.version && !rollback {
 		// Not newer than what we hold (a reply overtaken by updates).
+		if snap.Version == d.version {
+			d.noteSig(snap.Epoch, snap.Version, snap.Sig)
+		}
 		return
 	}
+	if restoreNeeded(d, snap) {
+		s.startRestore(d, snap, now)
+		return
+	}
+	if f.RestoredFrom != "" && f.RestoredFrom == d.epoch {
+		// The restored text is our epoch's at snap.Version: what we had
+		// acknowledged up to there is in it, not to be pushed again.
+		s.confirmAcked(d, snap.Version)
+	}
 	s.resetDoc(d, snap)
+	d.noteSig(snap.Epoch, snap.Version, snap.Sig)
 	d.progressAt = now
+}
+
+// restoreNeeded reports whether the server shows less of d than a
+// checkpoint it signed to us: a lower version, under any epoch (a
+// restored field keeps its version, so versions only grow across epochs).
+func restoreNeeded(d *doc, snap FieldSnapshot) bool {
+	return d.ck != nil && snap.Version < d.ck.Version
+}
+
+// startRestore presents d's checkpoint; snap is what the server showed,
+// taken if the checkpoint is refused. Pushes wait meanwhile.
+func (s *session) startRestore(d *doc, snap FieldSnapshot, now time.Time) {
+	d.restoreFrom = &snap
+	if d.restoring != "" || !s.online {
+		return
+	}
+	id := s.newID("k")
+	ck := d.ck
+	s.send(restoreMsg{T: "restore", ID: id, Field: d.key, Epoch: ck.Epoch, Version: ck.Version, Text: ck.Text, Sig: ck.Sig})
+	d.restoring, d.restoreAt = id, now
+	d.progressAt = now
+}
+
+// onOK ends a restore: the reset that every reader gets follows (or came
+// first); a push before it is answered with it.
+func (s *session) onOK(f serverFrame) {
+	if f.Re == "" {
+		return
+	}
+	for _, d := range s.fields {
+		if d.restoring == f.Re {
+			d.restoring, d.restoreFrom = "", nil
+		}
+	}
+}
+
+// restoreRefused handles an error about d's restore.
+func (s *session) restoreRefused(d *doc, code string, now time.Time) {
+	d.restoring = ""
+	switch code {
+	case "room_lost":
+		s.lostAt = time.Time{}
+		s.onLost(now)
+	case "unavailable", "rate_limited":
+		d.retryAfter = now.Add(retryPause) // tick presents it again
+	default:
+		// Stale (the store holds as much or more), or refused: the
+		// checkpoint is of no use; take what the server has.
+		d.ck = nil
+		snap := d.restoreFrom
+		d.restoreFrom = nil
+		if snap != nil && (snap.Epoch != d.epoch || snap.Version != d.version) {
+			s.resetDoc(d, *snap)
+			d.noteSig(snap.Epoch, snap.Version, snap.Sig)
+		}
+		s.resync(d, now)
+	}
+}
+
+// onLost presents everything we hold after the server said the room's
+// data is gone: the room state first (the server handles a socket's
+// messages in order), then every field checkpoint.
+func (s *session) onLost(now time.Time) {
+	if !s.online || now.Sub(s.lostAt) < retryPause {
+		return
+	}
+	s.lostAt = now
+	if s.roomCk != nil {
+		s.roomRestoring = s.newID("k")
+		s.send(restoreRoomMsg{T: "restore", ID: s.roomRestoring, Room: *s.roomCk})
+	}
+	for _, key := range s.sortedKeys() {
+		d := s.fields[key]
+		if d.ck == nil || d.restoring != "" {
+			continue
+		}
+		own := FieldSnapshot{Epoch: d.epoch, Version: d.version, Text: d.confirmed}
+		if d.restoreFrom != nil {
+			own = *d.restoreFrom
+		}
+		s.startRestore(d, own, now)
+	}
+}
+
+// VersionKey names one version of a field.
+type VersionKey struct {
+	Field, Epoch string
+	Version      int64
+}
+
+// noteVersions records the confirmed text of every field at its version.
+func (s *session) noteVersions() {
+	for _, d := range s.fields {
+		k := VersionKey{Field: d.key, Epoch: d.epoch, Version: d.version}
+		h := sha256.Sum256([]byte(d.confirmed))
+		if old, ok := s.seen[k]; ok && old != h {
+			s.reused = append(s.reused, fmt.Sprintf("%s epoch %s version %d held two texts", d.key, d.epoch, d.version))
+		}
+		s.seen[k] = h
+	}
 }
 
 // resetDoc moves d to a snapshot. Under the same epoch, our updates the
@@ -315,10 +466,23 @@ func (s *session) onReset(f serverFrame, now time.Time) {
 // they are confirmed first, so that only what the server cannot have is
 // rebased onto it.
 func (s *session) resetDoc(d *doc, snap FieldSnapshot) {
-	if snap.Epoch == d.epoch && d.ackedN > 0 && d.ackedBase == d.version && d.ackedN <= len(d.pending) &&
-		snap.Version >= d.version+int64(d.ackedN) {
+	if snap.Epoch == d.epoch {
+		s.confirmAcked(d, snap.Version)
+	}
+	d.ackedN, d.waitFor = 0, 0
+	if err := d.resetTo(snap); err != nil {
+		s.anomalies++
+	}
+}
+
+// confirmAcked confirms our acknowledged updates whose echo has not come
+// yet, when a snapshot of d's epoch at version (or one restored from it)
+// holds them.
+func (s *session) confirmAcked(d *doc, version int64) {
+	if d.ackedN > 0 && d.ackedBase == d.version && d.ackedN <= len(d.pending) &&
+		version >= d.version+int64(d.ackedN) {
 		for i := 0; i < d.ackedN; i++ {
-			p := d.pending[i]
+			p := d.pending[0] // each one confirmed leaves the pending list
 			t, err := p.changes.Apply(d.confirmed)
 			if err != nil {
 				break
@@ -332,10 +496,7 @@ func (s *session) resetDoc(d *doc, snap FieldSnapshot) {
 			}
 		}
 	}
-	d.ackedN, d.waitFor = 0, 0
-	if err := d.resetTo(snap); err != nil {
-		s.anomalies++
-	}
+	d.ackedN = 0
 }
 
 func (s *session) onHeads(f serverFrame, now time.Time) {
@@ -353,6 +514,11 @@ func (s *session) onHeads(f serverFrame, now time.Time) {
 			// This node may have missed them: they will not come unasked.
 			d.dropped = max(d.dropped, h.Version)
 			s.pull(d, now)
+		case h.Version < d.version:
+			// Redis may have gone back: a pull from our version proves it
+			// (the server answers with a reset under a new epoch) or finds
+			// the heads were merely old.
+			s.pull(d, now)
 		}
 	}
 }
@@ -363,7 +529,7 @@ func (s *session) onHeads(f serverFrame, now time.Time) {
 // contains). A state change may have lifted what refused a push (a break
 // ended, the floor moved), so refused pushes are tried again; and drafts
 // revealed to us are fetched.
-func (s *session) onRoom(room json.RawMessage, welcome bool, now time.Time) {
+func (s *session) onRoom(room json.RawMessage, sig string, welcome bool, now time.Time) {
 	if len(room) == 0 || string(room) == "null" {
 		return
 	}
@@ -379,6 +545,9 @@ func (s *session) onRoom(room json.RawMessage, welcome bool, now time.Time) {
 		return
 	}
 	s.room, s.roomRev = room, st.Rev
+	if !welcome && sig != "" && s.welcome != nil {
+		s.roomCk = &roomCheckpoint{Role: s.welcome.Me.Role, State: room, Sig: sig}
+	}
 	for _, d := range s.fields {
 		d.refused = nil
 	}
@@ -405,6 +574,9 @@ func validKey(k string) bool {
 
 func (s *session) onError(f serverFrame, now time.Time) {
 	err := &ServerError{Code: f.Code, Message: f.Message}
+	if f.Code == "room_lost" {
+		s.onLost(now)
+	}
 	if f.Re == "" {
 		if f.Code == "rate_limited" {
 			// Some message of ours was dropped, and we cannot tell which:
@@ -424,16 +596,25 @@ func (s *session) onError(f serverFrame, now time.Time) {
 			delete(s.wanted, key) // not readable after all
 		}
 	}
+	if f.Re == s.roomRestoring {
+		s.roomRestoring = ""
+		if f.Code == "bad_checkpoint" {
+			s.roomCk = nil
+		}
+	}
 	for _, d := range s.fields {
 		if f.Re == d.pulling {
 			d.pulling = ""
+		}
+		if f.Re == d.restoring {
+			s.restoreRefused(d, f.Code, now)
 		}
 		if f.Re != d.inFlight {
 			continue
 		}
 		d.inFlight = ""
 		switch f.Code {
-		case "unavailable", "rate_limited":
+		case "unavailable", "rate_limited", "room_lost":
 			d.retryAfter = now.Add(retryPause)
 		default:
 			d.refused = err
@@ -450,7 +631,7 @@ func (s *session) pull(d *doc, now time.Time) {
 	}
 	id := s.newID("l")
 	s.send(pullMsg{T: "pull", ID: id, Field: d.key, Epoch: d.epoch, Since: d.version})
-	d.pulling, d.pullAt = id, now
+	d.pulling, d.pullAt, d.pullSince, d.pullEpoch = id, now, d.version, d.epoch
 }
 
 // resync asks for a snapshot of d (a pull at no epoch is answered with a
@@ -461,7 +642,7 @@ func (s *session) resync(d *doc, now time.Time) {
 	}
 	id := s.newID("l")
 	s.send(pullMsg{T: "pull", ID: id, Field: d.key, Epoch: "", Since: 0})
-	d.pulling, d.pullAt = id, now
+	d.pulling, d.pullAt, d.pullSince, d.pullEpoch = id, now, 0, ""
 }
 
 // fetch asks for a snapshot of a text the client does not hold yet.
@@ -481,7 +662,7 @@ func (s *session) pump(now time.Time) {
 	}
 	for _, key := range s.sortedKeys() {
 		d := s.fields[key]
-		if !d.readable || d.inFlight != "" || len(d.pending) == 0 || d.refused != nil ||
+		if !d.readable || d.inFlight != "" || len(d.pending) == 0 || d.refused != nil || d.restoreFrom != nil ||
 			now.Before(d.retryAfter) || d.version < d.waitFor {
 			continue
 		}
@@ -498,7 +679,7 @@ func (s *session) pump(now time.Time) {
 		}
 		id := s.newID("p")
 		s.send(pushMsg{T: "push", ID: id, Field: d.key, Epoch: d.epoch, Version: d.version, Updates: ups})
-		d.inFlight, d.inFlightN, d.inFlightBase, d.inFlightAt = id, len(ups), d.version, now
+		d.inFlight, d.inFlightN, d.inFlightBase, d.inFlightAt, d.inFlightEpoch = id, len(ups), d.version, now, d.epoch
 	}
 }
 
@@ -512,6 +693,16 @@ func (s *session) tick(now time.Time) {
 		}
 		if d.pulling != "" && now.Sub(d.pullAt) > replyTimeout {
 			d.pulling = ""
+		}
+		if d.restoring != "" && now.Sub(d.restoreAt) > replyTimeout {
+			d.restoring = ""
+		}
+		if d.restoreFrom != nil && d.restoring == "" && !now.Before(d.retryAfter) {
+			if d.ck != nil {
+				s.startRestore(d, *d.restoreFrom, now)
+			} else {
+				d.restoreFrom = nil
+			}
 		}
 		target := max(d.expect, d.waitFor, d.dropped)
 		if d.version < target && d.pulling == "" && now.Sub(d.progressAt) > stallAfter {

@@ -28,6 +28,8 @@ type serverFrame struct {
 	// checkpoint signature (room); RoomSig is the welcome's room one.
 	Sig     string `json:"sig"`
 	RoomSig string `json:"roomSig"`
+	// RestoredFrom (reset): the epoch of the checkpoint it restored.
+	RestoredFrom string `json:"restoredFrom"`
 
 	// welcome only
 	V        int             `json:"v"`

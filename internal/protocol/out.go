@@ -95,6 +95,9 @@ type Reset struct {
 	Re    string `json:"re,omitempty"`
 	Field string `json:"field"`
 	FieldSnapshot
+	// RestoredFrom is set when a client's checkpoint taken under that
+	// epoch was restored: everything it held up to Version is in Text.
+	RestoredFrom string `json:"restoredFrom,omitempty"`
 }
 
 // Heads lists where fields are after the node may have missed messages.
