@@ -231,7 +231,10 @@ func checkLog(t *testing.T, cl *cluster, roomID, key string, f fieldState, write
 			if a.Field != key {
 				continue
 			}
-			for v := a.Version - int64(a.Count); v < a.Version; v++ {
+			// The server rebases a push that is behind and drops what it
+			// already accepted, so only the last update of an acknowledged
+			// push is known to sit at the acked version.
+			for v := a.Version - 1; v < a.Version; v++ {
 				if log[v].ClientID != id {
 					t.Fatalf("%s: %s was acknowledged version %d, written by %s", key, w.role, v+1, log[v].ClientID)
 				}

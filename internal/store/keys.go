@@ -1,12 +1,32 @@
-// Package store keeps rooms in Redis: room metadata and state, the canonical
-// text, version and epoch of every collaborative field, each field's update
-// log, the session timeline, presence, and the pub/sub channel that carries
-// a room's messages between server nodes.
+// Package store keeps rooms in Redis: room metadata and state, each
+// collaborative field's update log with a periodic text snapshot and a
+// history of older snapshots, the session timeline, presence, the per-seat
+// insert budget, and the pub/sub channel that carries a room's messages
+// between server nodes.
+//
+// Layout of one field (the invariants every script keeps):
+//   - the field hash holds epoch, version, base (the version of the
+//     snapshot), text (the text at base, not at version), sat (when the
+//     snapshot was taken), sb (log bytes after base) and lb (log bytes in
+//     the list);
+//   - the log list holds the entries of versions first+1 .. version, where
+//     first = version - LLEN, and always first <= base: the text at the head
+//     is the snapshot plus the replay of the entries after base, done in Go;
+//   - the history list holds older snapshots ("epoch base sat text"), oldest
+//     first, bounded in bytes.
+//
+// A keystroke therefore costs Redis the bytes of its log entry; the whole
+// text is written only when a snapshot is due (every SnapshotEvery versions
+// or SnapshotBytes of log). The meta hash counts the bytes a room stores in
+// texts, logs and histories ("bytes"), and a write past limits.RoomBytes is
+// refused before anything is written.
 //
 // Every key of a room carries the {roomID} hash tag, so a room lives in one
 // Redis Cluster slot and every multi-key script runs on one shard. Every
 // write refreshes the room's retention TTL on the keys it touches, and
-// Touch refreshes all of them.
+// Touch refreshes all of them. DeleteRoom leaves a tombstone key so that a
+// deleted room (ErrNoRoom) and a room whose data Redis lost (ErrRoomLost)
+// can be told apart.
 package store
 
 import "fmt"
@@ -19,11 +39,21 @@ func (k keys) events() string        { return fmt.Sprintf("rr:{%s}:events", k.ro
 func (k keys) presence() string      { return fmt.Sprintf("rr:{%s}:presence", k.room) }
 func (k keys) field(f string) string { return fmt.Sprintf("rr:{%s}:f:%s", k.room, f) }
 func (k keys) log(f string) string   { return fmt.Sprintf("rr:{%s}:log:%s", k.room, f) }
-func (k keys) channel() string       { return fmt.Sprintf("rr:{%s}", k.room) }
+func (k keys) hist(f string) string  { return fmt.Sprintf("rr:{%s}:hist:%s", k.room, f) }
+
+// inserts is the per-seat insert budget: seat -> "minute used".
+func (k keys) inserts() string { return fmt.Sprintf("rr:{%s}:ins", k.room) }
+
+// tomb marks a deliberate delete, so a room without keys and without a
+// tombstone is known to be lost rather than deleted.
+func (k keys) tomb() string    { return fmt.Sprintf("rr:{%s}:deleted", k.room) }
+func (k keys) channel() string { return fmt.Sprintf("rr:{%s}", k.room) }
+
+// all is every key a room may have (not the tombstone).
 func (k keys) all(fields []string) []string {
-	out := []string{k.meta(), k.events(), k.presence()}
+	out := []string{k.meta(), k.events(), k.presence(), k.inserts()}
 	for _, f := range fields {
-		out = append(out, k.field(f), k.log(f))
+		out = append(out, k.field(f), k.log(f), k.hist(f))
 	}
 	return out
 }

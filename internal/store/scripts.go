@@ -3,86 +3,223 @@ package store
 import "github.com/redis/go-redis/v9"
 
 // The scripts below are the only writers of a room's keys, so every
-// invariant (version = number of accepted updates, the log ends at version,
-// state rev grows by one per accepted act) is kept in one place, atomically.
-// Each one publishes on the room's channel from inside the script: Redis runs
+// invariant (see the package comment: version = number of accepted
+// updates, the log ends at version, the snapshot base is inside the log
+// window, the room's byte counter matches what it stores, state rev grows
+// by one per accepted act) is kept in one place, atomically. Each one
+// publishes on the room's channel from inside the script: Redis runs
 // scripts one at a time, so subscribers see updates in commit order.
 
-// createRoom: KEYS meta, then field keys. ARGV ttlms, tpl, mode, created,
-// state, epoch, names.
+// createRoom: KEYS meta, tombstone, then field keys. ARGV ttlms, tpl, mode,
+// created, state, epoch, names.
 var createRoomScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'tpl', ARGV[2], 'mode', ARGV[3], 'created', ARGV[4], 'gen', 1, 'state', ARGV[5], 'rev', 0, 'names', ARGV[7])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'tpl', ARGV[2], 'mode', ARGV[3], 'created', ARGV[4], 'gen', 1, 'state', ARGV[5], 'rev', 0, 'names', ARGV[7], 'bytes', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-for i = 2, #KEYS do
-  redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[6])
+for i = 3, #KEYS do
+  redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[6], 'base', 0, 'sb', 0, 'lb', 0)
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
 return 1
 `)
 
-// ensureFields returns the room state, rev and link generation, then epoch,
-// version, text of each field key, creating a missing one empty under a
-// fresh epoch: a field whose data was lost must never be mistaken for the
-// old one. KEYS meta, then field keys. ARGV ttlms, epoch.
+// ensureFields returns {'ok', state, rev, gen} and then, per field, epoch,
+// version, base, snapshot text, the number of log entries after base and
+// those entries; {'gone'} for a deleted room (tombstone) and {'lost'} for a
+// room that has neither keys nor tombstone. A missing field is created
+// empty under a fresh epoch: a field whose data was lost must never be
+// mistaken for the old one. KEYS meta, tombstone, then (field, log) pairs.
+// ARGV ttlms, epoch.
 var ensureFieldsScript = redis.NewScript(`
 local m = redis.call('HMGET', KEYS[1], 'state', 'rev', 'gen')
-if not m[1] then return false end
-local out = {m[1], m[2], m[3]}
-for i = 2, #KEYS do
+if not m[1] then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {'gone'} end
+  return {'lost'}
+end
+local out = {'ok', m[1], m[2], m[3]}
+for i = 3, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[i]) == 0 then
-    redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[2])
+    redis.call('DEL', KEYS[i+1])
+    redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[2], 'base', 0, 'sb', 0, 'lb', 0)
     redis.call('PEXPIRE', KEYS[i], ARGV[1])
   end
-  local v = redis.call('HMGET', KEYS[i], 'epoch', 'version', 'text')
-  out[#out+1] = v[1]; out[#out+1] = v[2]; out[#out+1] = v[3]
+  local f = redis.call('HMGET', KEYS[i], 'epoch', 'version', 'base', 'text', 'sb')
+  local v = tonumber(f[2])
+  local base = tonumber(f[3] or f[2])
+  out[#out+1] = f[1]; out[#out+1] = v; out[#out+1] = base; out[#out+1] = f[4] or ''
+  out[#out+1] = tonumber(f[5] or 0)
+  if base < v then
+    local first = v - redis.call('LLEN', KEYS[i+1])
+    local es = redis.call('LRANGE', KEYS[i+1], base - first, -1)
+    out[#out+1] = #es
+    for j = 1, #es do out[#out+1] = es[j] end
+  else
+    out[#out+1] = 0
+  end
 end
 return out
 `)
 
 // push commits one push: only when the room state is still at the rev the
-// permission check saw, and the field still at the epoch and version the
-// changes were applied to. KEYS meta, field, log. ARGV rev, epoch, version,
-// newtext, ttlms, maxlog, pubcmd, channel, payload, entries...
-// Replies {status, version, epoch}.
+// permission check saw, the field still at the epoch and version the
+// changes were applied to, the seat's insert budget and the room's byte
+// ceiling allow it, and a snapshot is supplied when one is due. Nothing is
+// written unless everything passes.
+//
+// KEYS meta, field, log, hist, inserts. ARGV 1 rev, 2 epoch, 3 version,
+// 4 ttlms, 5 pubcmd, 6 channel, 7 payload, 8 '1' when 9 is the text at the
+// new head, 9 text, 10 now (ms), 11 max log entries, 12 max log bytes,
+// 13 snapshot every (versions), 14 snapshot every (bytes), 15 room bytes
+// ceiling, 16 history bytes ceiling, 17 seat, 18 units inserted, 19 seat
+// units per minute, 20 current minute, 21... entries.
+// Replies {status, version, epoch, base, bytes of log after base}.
 var pushScript = redis.NewScript(`
-local m = redis.call('HGET', KEYS[1], 'rev')
-if not m then return {'gone', 0, ''} end
-if m ~= ARGV[1] then return {'rev', 0, ''} end
-local f = redis.call('HMGET', KEYS[2], 'epoch', 'version')
-if not f[1] then return {'epoch', 0, ''} end
-if f[1] ~= ARGV[2] then return {'epoch', tonumber(f[2]), f[1]} end
+local m = redis.call('HMGET', KEYS[1], 'rev', 'bytes')
+if not m[1] then return {'gone', 0, '', 0, 0} end
+if m[1] ~= ARGV[1] then return {'rev', 0, '', 0, 0} end
+local f = redis.call('HMGET', KEYS[2], 'epoch', 'version', 'base', 'sb', 'lb', 'hb')
+if not f[1] then return {'epoch', 0, '', 0, 0} end
 local v = tonumber(f[2])
-if v ~= tonumber(ARGV[3]) then return {'behind', v, f[1]} end
-local n = #ARGV - 9
-v = v + n
-redis.call('HSET', KEYS[2], 'text', ARGV[4], 'version', v)
-for i = 10, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[6]), -1)
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
-redis.call(ARGV[7], ARGV[8], ARGV[9])
-return {'ok', v, f[1]}
+local base = tonumber(f[3] or f[2])
+local sb = tonumber(f[4] or 0)
+local lb = tonumber(f[5] or 0)
+if f[1] ~= ARGV[2] then return {'epoch', v, f[1], base, sb} end
+if v ~= tonumber(ARGV[3]) then return {'behind', v, f[1], base, sb} end
+local ins = tonumber(ARGV[18])
+local used = 0
+if ins > 0 then
+  local r = redis.call('HGET', KEYS[5], ARGV[17])
+  if r then
+    local sp = string.find(r, ' ', 1, true)
+    if sp and string.sub(r, 1, sp - 1) == ARGV[20] then used = tonumber(string.sub(r, sp + 1)) end
+  end
+  if used + ins > tonumber(ARGV[19]) then return {'rate', v, f[1], base, sb} end
+end
+local n = #ARGV - 20
+local add = 0
+for i = 21, #ARGV do add = add + #ARGV[i] end
+local nv = v + n
+local snap = ARGV[8] == '1'
+if not snap and (nv - base >= tonumber(ARGV[13]) or sb + add >= tonumber(ARGV[14])) then
+  return {'snap', v, f[1], base, sb}
+end
+local delta = add
+local nbase, nsb = base, sb + add
+local rec = nil
+local hb = tonumber(f[6] or 0)
+local hpop, hpopped = 0, 0
+if snap then
+  local old = redis.call('HMGET', KEYS[2], 'text', 'sat')
+  local otext = old[1] or ''
+  delta = delta + #ARGV[9] - #otext
+  nbase, nsb = nv, 0
+  if base > 0 or #otext > 0 then
+    rec = f[1] .. ' ' .. base .. ' ' .. (old[2] or '0') .. ' ' .. otext
+    local hmax = tonumber(ARGV[16])
+    if #rec > hmax then
+      rec = nil
+    else
+      local hlen = redis.call('LLEN', KEYS[4])
+      while hb + #rec - hpopped > hmax and hpop < hlen do
+        hpopped = hpopped + #redis.call('LINDEX', KEYS[4], hpop)
+        hpop = hpop + 1
+      end
+      delta = delta + #rec - hpopped
+    end
+  end
+end
+local old = redis.call('LLEN', KEYS[3])
+local llen = old + n
+local first = nv - llen
+local nlb = lb + add
+local pop, popped = 0, 0
+local maxE, maxB = tonumber(ARGV[11]), tonumber(ARGV[12])
+while (llen - pop > maxE or nlb - popped > maxB) and first + pop + 1 <= nbase do
+  local e
+  if pop < old then e = redis.call('LINDEX', KEYS[3], pop) else e = ARGV[21 + pop - old] end
+  popped = popped + #e
+  pop = pop + 1
+end
+delta = delta - popped
+if delta > 0 and tonumber(m[2] or 0) + delta > tonumber(ARGV[15]) then
+  return {'large', v, f[1], base, sb}
+end
+for i = 21, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
+if pop > 0 then redis.call('LTRIM', KEYS[3], pop, -1) end
+if snap then
+  redis.call('HSET', KEYS[2], 'version', nv, 'base', nbase, 'sb', nsb, 'lb', nlb - popped, 'text', ARGV[9], 'sat', ARGV[10])
+else
+  redis.call('HSET', KEYS[2], 'version', nv, 'sb', nsb, 'lb', nlb - popped)
+end
+if rec then
+  redis.call('RPUSH', KEYS[4], rec)
+  if hpop > 0 then redis.call('LTRIM', KEYS[4], hpop, -1) end
+  redis.call('HSET', KEYS[2], 'hb', hb + #rec - hpopped)
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+end
+if delta ~= 0 then redis.call('HINCRBY', KEYS[1], 'bytes', delta) end
+if ins > 0 then
+  redis.call('HSET', KEYS[5], ARGV[17], ARGV[20] .. ' ' .. (used + ins))
+  redis.call('PEXPIRE', KEYS[5], 120000)
+end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+redis.call(ARGV[5], ARGV[6], ARGV[7])
+return {'ok', nv, f[1], nbase, nsb}
 `)
 
-// pull returns the log after version since: {'log', epoch, version, entries...}
-// or, when the epoch differs or the log no longer reaches back,
-// {'reset', epoch, version, text}. KEYS field, log. ARGV since, epoch.
+// pull returns the log after version since: {'log', epoch, version,
+// entries...}; or, when the epoch differs or the log no longer reaches
+// back, {'reset', epoch, version, base, snapshot text, entries after
+// base...}; or {'ahead', epoch, version} when since is above the field's
+// version under its own epoch (proof that Redis went back). KEYS field,
+// log. ARGV since, epoch.
 var pullScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'text')
+local f = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'base', 'text')
 if not f[1] then return false end
 local v = tonumber(f[2])
 local since = tonumber(ARGV[1])
-local n = redis.call('LLEN', KEYS[2])
-local first = v - n
-if f[1] ~= ARGV[2] or since < first or since > v then
-  return {'reset', f[1], v, f[3]}
+if f[1] == ARGV[2] and since > v then return {'ahead', f[1], v} end
+local first = v - redis.call('LLEN', KEYS[2])
+if f[1] ~= ARGV[2] or since < first then
+  local base = tonumber(f[3] or f[2])
+  local out = {'reset', f[1], v, base, f[4] or ''}
+  if base < v then
+    local es = redis.call('LRANGE', KEYS[2], base - first, -1)
+    for i = 1, #es do out[#out+1] = es[i] end
+  end
+  return out
 end
 local out = {'log', f[1], v}
 if since < v then
-  local entries = redis.call('LRANGE', KEYS[2], since - first, -1)
-  for i = 1, #entries do out[#out+1] = entries[i] end
+  local es = redis.call('LRANGE', KEYS[2], since - first, -1)
+  for i = 1, #es do out[#out+1] = es[i] end
 end
 return out
+`)
+
+// bumpEpoch moves a field to a new epoch if it is still under the epoch in
+// which Redis was proven to have gone back, so no version number of that
+// epoch is ever reused for other text. KEYS field. ARGV epoch, new epoch.
+// Replies {epoch, version}.
+var bumpEpochScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'epoch', 'version')
+if not f[1] then return false end
+if f[1] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
+  return {ARGV[2], tonumber(f[2])}
+end
+return {f[1], tonumber(f[2])}
+`)
+
+// deleteRoom removes every key of the room, leaves the tombstone and
+// publishes the notice. KEYS room keys..., tombstone (last). ARGV ttlms,
+// pubcmd, channel, payload.
+var deleteRoomScript = redis.NewScript(`
+for i = 1, #KEYS - 1 do redis.call('DEL', KEYS[i]) end
+redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[1])
+redis.call(ARGV[2], ARGV[3], ARGV[4])
+return 1
 `)
 
 // commitState replaces the room state if it is still at rev ARGV[1], adds

@@ -10,11 +10,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"repairroom/internal/limits"
 )
 
 // ErrNoRoom is returned for a room that does not exist (never created,
 // deleted, or expired).
 var ErrNoRoom = errors.New("room does not exist")
+
+// ErrRoomLost is returned for a room whose keys are gone although nobody
+// deleted it (no tombstone): Redis lost its data (a wipe, a new empty
+// replica). Its clients may hold checkpoints to restore it from. It does not
+// wrap ErrNoRoom, so callers that close sockets as "deleted" do not.
+var ErrRoomLost = errors.New("room data was lost by the store")
 
 // ErrExists is returned by CreateRoom when the id is taken.
 var ErrExists = errors.New("room id already exists")
@@ -23,14 +31,17 @@ var ErrExists = errors.New("room id already exists")
 // DefaultOptions and change what you need.
 type Options struct {
 	TTL       time.Duration // retention of every room key, refreshed on writes
-	MaxLog    int           // updates kept per field log
+	MaxLog    int           // updates kept per field log; overrides Limits.LogEntries when set
 	MaxEvents int           // approximate timeline length
 	Sharded   bool          // Redis Cluster: SPUBLISH/SSUBSCRIBE per room
+	// Limits: log and snapshot sizes, the room byte ceiling and the
+	// per-seat insert budget (zero fields take limits.Default).
+	Limits limits.Limits
 }
 
-// DefaultOptions: 30 days retention, 2000 updates per field log.
+// DefaultOptions: 30 days retention and the default limits.
 func DefaultOptions() Options {
-	return Options{TTL: 30 * 24 * time.Hour, MaxLog: 2000, MaxEvents: 10000}
+	return Options{TTL: 30 * 24 * time.Hour, MaxEvents: 10000, Limits: limits.Default()}
 }
 
 // Store is a room store on one Redis deployment (embedded, standalone or
@@ -38,12 +49,26 @@ func DefaultOptions() Options {
 type Store struct {
 	rdb redis.UniversalClient
 	opt Options
+	lim limits.Limits
 }
 
 // New returns a Store using rdb.
 func New(rdb redis.UniversalClient, opt Options) *Store {
-	return &Store{rdb: rdb, opt: opt}
+	lim := opt.Limits.WithDefaults()
+	if opt.MaxLog > 0 {
+		lim.LogEntries = opt.MaxLog
+	}
+	if opt.TTL <= 0 {
+		opt.TTL = lim.RoomTTL
+	}
+	if opt.MaxEvents <= 0 {
+		opt.MaxEvents = 10000
+	}
+	return &Store{rdb: rdb, opt: opt, lim: lim}
 }
+
+// Limits returns the limits the store enforces.
+func (s *Store) Limits() limits.Limits { return s.lim }
 
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -78,12 +103,13 @@ type Meta struct {
 	State    []byte // the room state as JSON (room.State)
 	Rev      int64  // bumped by every accepted state change
 	Names    []byte // display names by role, as JSON
+	Bytes    int64  // what the room stores in texts, logs and histories
 }
 
 // CreateRoom stores a new room with empty fields.
 func (s *Store) CreateRoom(ctx context.Context, id, tpl, mode string, created time.Time, state, names []byte, fields []string) error {
 	k := keys{id}
-	ks := []string{k.meta()}
+	ks := []string{k.meta(), k.tomb()}
 	for _, f := range fields {
 		ks = append(ks, k.field(f))
 	}
@@ -97,6 +123,18 @@ func (s *Store) CreateRoom(ctx context.Context, id, tpl, mode string, created ti
 	return nil
 }
 
+// missing tells ErrNoRoom (deleted: tombstone present) from ErrRoomLost.
+func (s *Store) missing(ctx context.Context, id string) error {
+	n, err := s.rdb.Exists(ctx, keys{id}.tomb()).Result()
+	if err != nil {
+		return fmt.Errorf("store: check tombstone: %w", err)
+	}
+	if n == 1 {
+		return ErrNoRoom
+	}
+	return ErrRoomLost
+}
+
 // Meta loads a room's metadata and state.
 func (s *Store) Meta(ctx context.Context, id string) (Meta, error) {
 	var m Meta
@@ -105,10 +143,11 @@ func (s *Store) Meta(ctx context.Context, id string) (Meta, error) {
 		return m, fmt.Errorf("store: load room: %w", err)
 	}
 	if len(h) == 0 {
-		return m, ErrNoRoom
+		return m, s.missing(ctx, id)
 	}
 	m.Template, m.Mode, m.State, m.Names = h["tpl"], h["mode"], []byte(h["state"]), []byte(h["names"])
 	m.Created, _ = time.Parse(time.RFC3339, h["created"])
+	m.Bytes, _ = strconv.ParseInt(h["bytes"], 10, 64)
 	if m.Gen, err = strconv.ParseInt(h["gen"], 10, 64); err != nil {
 		return m, fmt.Errorf("store: room %s has a bad gen: %w", id, err)
 	}
@@ -128,18 +167,21 @@ func (s *Store) RotateGen(ctx context.Context, id string, prefix []byte) (int64,
 		return 0, fmt.Errorf("store: rotate links: %w", err)
 	}
 	if g < 0 {
-		return 0, ErrNoRoom
+		return 0, s.missing(ctx, id)
 	}
 	return g, nil
 }
 
-// DeleteRoom removes every key of the room and tells its subscribers.
+// DeleteRoom removes every key of the room, leaves a tombstone (with the
+// room's TTL) so the room reads as deleted rather than lost, and tells its
+// subscribers, in one script.
 func (s *Store) DeleteRoom(ctx context.Context, id string, fields []string, notice []byte) error {
 	k := keys{id}
-	if err := s.rdb.Del(ctx, k.all(fields)...).Err(); err != nil {
+	ks := append(k.all(fields), k.tomb())
+	if err := deleteRoomScript.Run(ctx, s.rdb, ks, s.ttlms(), s.pubcmd(), k.channel(), notice).Err(); err != nil {
 		return fmt.Errorf("store: delete room: %w", err)
 	}
-	return s.Publish(ctx, id, notice)
+	return nil
 }
 
 // Touch refreshes the retention TTL of every key of the room, so a field
@@ -157,7 +199,7 @@ func (s *Store) Touch(ctx context.Context, id string, fields []string) error {
 	return nil
 }
 
-// Field is the canonical state of one collaborative text.
+// Field is the canonical state of one collaborative text at its head.
 type Field struct {
 	Epoch   string `json:"epoch"`
 	Version int64  `json:"version"`
@@ -177,56 +219,52 @@ type Snapshot struct {
 	Rev    int64
 	Gen    int64 // invite token generation
 	Fields map[string]Field
+	Heads  map[string]Head // the same fields with what the push path needs
 }
 
 // Snapshot reads the room state and the given text fields in one round
-// trip, recreating lost fields under a new epoch.
+// trip (the texts at their heads: snapshot plus log replay), recreating
+// lost fields under a new epoch.
 func (s *Store) Snapshot(ctx context.Context, id string, fields []string) (Snapshot, error) {
 	k := keys{id}
-	ks := []string{k.meta()}
+	ks := []string{k.meta(), k.tomb()}
 	for _, f := range fields {
-		ks = append(ks, k.field(f))
+		ks = append(ks, k.field(f), k.log(f))
 	}
 	res, err := ensureFieldsScript.Run(ctx, s.rdb, ks, s.ttlms(), NewEpoch()).Slice()
-	if errors.Is(err, redis.Nil) {
-		return Snapshot{}, ErrNoRoom
-	}
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("store: load room snapshot: %w", err)
 	}
-	if len(res) != 3+3*len(fields) {
-		return Snapshot{}, fmt.Errorf("store: load room snapshot: %d values for %d fields", len(res), len(fields))
+	if len(res) == 1 {
+		if st, _ := res[0].(string); st == "gone" {
+			return Snapshot{}, ErrNoRoom
+		}
+		return Snapshot{}, ErrRoomLost
 	}
-	st, _ := res[0].(string)
-	rs, _ := res[1].(string)
-	gs, _ := res[2].(string)
-	out := Snapshot{State: []byte(st), Fields: make(map[string]Field, len(fields))}
+	if len(res) < 4 {
+		return Snapshot{}, fmt.Errorf("store: load room snapshot: %d values", len(res))
+	}
+	st, _ := res[1].(string)
+	rs, _ := res[2].(string)
+	gs, _ := res[3].(string)
+	out := Snapshot{State: []byte(st), Fields: make(map[string]Field, len(fields)), Heads: make(map[string]Head, len(fields))}
 	if out.Rev, err = strconv.ParseInt(rs, 10, 64); err != nil {
 		return Snapshot{}, fmt.Errorf("store: room %s has a bad rev %q: %w", id, rs, err)
 	}
 	if out.Gen, err = strconv.ParseInt(gs, 10, 64); err != nil {
 		return Snapshot{}, fmt.Errorf("store: room %s has a bad gen %q: %w", id, gs, err)
 	}
-	for i, f := range fields {
-		j := 3 + 3*i
-		fv, err := fieldFrom(res[j], res[j+1], res[j+2])
+	rest := res[4:]
+	for _, f := range fields {
+		h, n, err := headFrom(rest)
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("store: field %s: %w", f, err)
 		}
-		out.Fields[f] = fv
+		rest = rest[n:]
+		out.Fields[f] = h.Field
+		out.Heads[f] = h
 	}
 	return out, nil
-}
-
-func fieldFrom(epoch, version, text any) (Field, error) {
-	e, _ := epoch.(string)
-	vs, _ := version.(string)
-	t, _ := text.(string)
-	v, err := strconv.ParseInt(vs, 10, 64)
-	if err != nil || e == "" {
-		return Field{}, fmt.Errorf("corrupt field record (epoch %q, version %q)", e, vs)
-	}
-	return Field{Epoch: e, Version: v, Text: t}, nil
 }
 
 // State reads the room state and its rev.
@@ -238,109 +276,13 @@ func (s *Store) State(ctx context.Context, id string) ([]byte, int64, error) {
 	st, _ := v[0].(string)
 	rs, _ := v[1].(string)
 	if st == "" {
-		return nil, 0, ErrNoRoom
+		return nil, 0, s.missing(ctx, id)
 	}
 	rev, err := strconv.ParseInt(rs, 10, 64)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: room %s has a bad rev %q: %w", id, rs, err)
 	}
 	return []byte(st), rev, nil
-}
-
-// Push is one accepted push, ready to commit.
-type Push struct {
-	Room, Field string
-	Rev         int64    // state rev the permission check used
-	Epoch       string   // field epoch the changes were applied under
-	Version     int64    // field version the changes were applied to
-	Text        string   // the text after the changes
-	Entries     [][]byte // one log entry per update, in order
-	Publish     []byte   // what subscribers receive once committed
-}
-
-// Push outcomes.
-const (
-	PushOK     = "ok"     // committed; Version is the new version
-	PushBehind = "behind" // the field moved on; Version is current
-	PushEpoch  = "epoch"  // the field was rebuilt under another epoch
-	PushRev    = "rev"    // the room state changed: check permissions again
-	PushGone   = "gone"   // the room no longer exists
-)
-
-// PushResult says what happened to a push.
-type PushResult struct {
-	Status  string
-	Version int64
-	Epoch   string
-}
-
-// Push commits p atomically: the new text, version and log entries are
-// stored, and p.Publish is published, only if the state rev and the field's
-// epoch and version are still those p was computed from.
-func (s *Store) Push(ctx context.Context, p Push) (PushResult, error) {
-	k := keys{p.Room}
-	args := make([]any, 0, 9+len(p.Entries))
-	args = append(args, p.Rev, p.Epoch, p.Version, p.Text, s.ttlms(), s.opt.MaxLog, s.pubcmd(), k.channel(), p.Publish)
-	for _, e := range p.Entries {
-		args = append(args, e)
-	}
-	res, err := pushScript.Run(ctx, s.rdb, []string{k.meta(), k.field(p.Field), k.log(p.Field)}, args...).Slice()
-	if err != nil {
-		return PushResult{}, fmt.Errorf("store: push to %s: %w", p.Field, err)
-	}
-	if len(res) != 3 {
-		return PushResult{}, fmt.Errorf("store: push to %s: unexpected reply %v", p.Field, res)
-	}
-	st, _ := res[0].(string)
-	v, _ := res[1].(int64)
-	e, _ := res[2].(string)
-	return PushResult{Status: st, Version: v, Epoch: e}, nil
-}
-
-// Pulled is the answer to a pull: either the log entries after the asked
-// version (Reset false), or a snapshot to start over from (Reset true).
-type Pulled struct {
-	Reset   bool
-	Field   Field    // Epoch and Version always; Text only when Reset
-	From    int64    // version before the first entry
-	Entries [][]byte // raw log entries
-}
-
-// Pull returns the updates of field after version since under epoch.
-func (s *Store) Pull(ctx context.Context, id, field, epoch string, since int64) (Pulled, error) {
-	k := keys{id}
-	res, err := pullScript.Run(ctx, s.rdb, []string{k.field(field), k.log(field)}, since, epoch).Slice()
-	if errors.Is(err, redis.Nil) {
-		// The field is gone: recreate it under a new epoch and reset.
-		fs, err := s.Fields(ctx, id, []string{field})
-		if err != nil {
-			return Pulled{}, err
-		}
-		return Pulled{Reset: true, Field: fs[field]}, nil
-	}
-	if err != nil {
-		return Pulled{}, fmt.Errorf("store: pull %s: %w", field, err)
-	}
-	if len(res) < 3 {
-		return Pulled{}, fmt.Errorf("store: pull %s: unexpected reply", field)
-	}
-	kind, _ := res[0].(string)
-	ep, _ := res[1].(string)
-	v, _ := res[2].(int64)
-	out := Pulled{Field: Field{Epoch: ep, Version: v}}
-	if kind == "reset" {
-		out.Reset = true
-		if len(res) > 3 {
-			out.Field.Text, _ = res[3].(string)
-		}
-		return out, nil
-	}
-	out.From = since
-	for _, e := range res[3:] {
-		str, _ := e.(string)
-		out.Entries = append(out.Entries, []byte(str))
-	}
-	return out, nil
 }
 
 // CommitState replaces the room state if it is still at rev, appends event
