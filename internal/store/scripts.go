@@ -114,19 +114,17 @@ if snap then
   local otext = old[1] or ''
   delta = delta + #ARGV[9] - #otext
   nbase, nsb = nv, 0
-  if base > 0 or #otext > 0 then
-    rec = f[1] .. ' ' .. base .. ' ' .. (old[2] or '0') .. ' ' .. otext
-    local hmax = tonumber(ARGV[16])
-    if #rec > hmax then
-      rec = nil
-    else
-      local hlen = redis.call('LLEN', KEYS[4])
-      while hb + #rec - hpopped > hmax and hpop < hlen do
-        hpopped = hpopped + #redis.call('LINDEX', KEYS[4], hpop)
-        hpop = hpop + 1
-      end
-      delta = delta + #rec - hpopped
+  rec = f[1] .. ' ' .. base .. ' ' .. (old[2] or '0') .. ' ' .. otext
+  local hmax = tonumber(ARGV[16])
+  if #rec > hmax then
+    rec = nil
+  else
+    local hlen = redis.call('LLEN', KEYS[4])
+    while hb + #rec - hpopped > hmax and hpop < hlen do
+      hpopped = hpopped + #redis.call('LINDEX', KEYS[4], hpop)
+      hpop = hpop + 1
     end
+    delta = delta + #rec - hpopped
   end
 end
 local old = redis.call('LLEN', KEYS[3])
