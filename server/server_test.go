@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"repairroom/internal/limits"
 )
 
 func freePort(t *testing.T) string {
@@ -29,7 +34,7 @@ func freePort(t *testing.T) string {
 // SIGTERM: open sockets are closed with 1001 and run returns cleanly.
 func TestEmbeddedServerDrainsOnSIGTERM(t *testing.T) {
 	port := freePort(t)
-	env := map[string]string{"PORT": port}
+	env := map[string]string{"PORT": port, "REDIS_SERVER": "none"}
 	logs := &strings.Builder{}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
 	done := make(chan error, 1)
@@ -101,20 +106,160 @@ func TestEmbeddedServerDrainsOnSIGTERM(t *testing.T) {
 }
 
 func TestConfigRefusesBadValues(t *testing.T) {
-	cases := map[string]map[string]string{
-		"port":   {"PORT": "eighty"},
-		"secret": {"SECRET": "short"},
-		"ttl":    {"ROOM_TTL": "5m"},
+	cases := []struct {
+		name string
+		env  map[string]string
+		says string // the message names what is wrong
+	}{
+		{"port", map[string]string{"PORT": "eighty"}, "PORT"},
+		{"secret", map[string]string{"SECRET": "short"}, "SECRET"},
+		{"ttl", map[string]string{"ROOM_TTL": "5m"}, "ROOM_TTL"},
+		{"proxies", map[string]string{"TRUSTED_PROXIES": "bogus"}, `TRUSTED_PROXIES: "bogus"`},
+		{"origin not a url", map[string]string{"ALLOWED_ORIGINS": "notaurl"}, `ALLOWED_ORIGINS: "notaurl"`},
+		{"origin with a path", map[string]string{"ALLOWED_ORIGINS": "https://a.example/app"}, "without a path"},
+		{"origin with user-info", map[string]string{"ALLOWED_ORIGINS": "https://me@a.example"}, "user name"},
+		{"log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"limit not a number", map[string]string{"LIMIT_SOCKETS_PER_SEAT": "four"}, "LIMIT_SOCKETS_PER_SEAT"},
+		{"limit negative", map[string]string{"LIMIT_RATE_PER_SECOND": "-1"}, "LIMIT_RATE_PER_SECOND"},
+		{"limit duration", map[string]string{"LIMIT_PRESENCE_EVERY": "fast"}, "LIMIT_PRESENCE_EVERY"},
+		{"limits contradict", map[string]string{"LIMIT_SOCKETS_PER_SEAT": "100"}, "SocketsPerSeat"},
+		{"shutdown wait", map[string]string{"SHUTDOWN_WAIT": "soon"}, "SHUTDOWN_WAIT"},
 	}
-	for name, env := range cases {
-		if _, err := loadConfig(func(k string) string { return env[k] }); err == nil {
-			t.Errorf("%s: accepted %v", name, env)
+	for _, c := range cases {
+		_, err := loadConfig(func(k string) string { return c.env[k] })
+		if err == nil {
+			t.Errorf("%s: accepted %v", c.name, c.env)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: error %q does not say %q", c.name, err, c.says)
 		}
 	}
 	c, err := loadConfig(func(k string) string {
-		return map[string]string{"ALLOWED_ORIGINS": "https://a.example, https://b.example", "SECRET": strings.Repeat("ab", 32)}[k]
+		return map[string]string{
+			"ALLOWED_ORIGINS": "https://A.example, https://b.example:8443/", "SECRET": strings.Repeat("ab", 32),
+			"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1", "LIMIT_SOCKETS_PER_SEAT": "2", "LIMIT_RATE_PER_SECOND": "12.5",
+			"LIMIT_MEMBERS_EVERY": "1s", "ROOM_TTL": "48h", "LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": "9000",
+		}[k]
 	})
-	if err != nil || len(c.AllowedOrigins) != 2 || len(c.Secret) != 32 || c.Addr != ":8080" {
-		t.Fatalf("config %+v %v", c, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Secret) != 32 || c.Addr != "127.0.0.1:9000" || c.LogFormat != "json" || c.DataDir != "data" {
+		t.Errorf("config %+v", c)
+	}
+	if want := []string{"https://a.example", "https://b.example:8443"}; strings.Join(c.AllowedOrigins, " ") != strings.Join(want, " ") {
+		t.Errorf("origins %v, want %v", c.AllowedOrigins, want)
+	}
+	if len(c.TrustedProxies) != 2 {
+		t.Errorf("proxies %v", c.TrustedProxies)
+	}
+	l := c.Limits
+	if l.SocketsPerSeat != 2 || l.RatePerSecond != 12.5 || l.MembersEvery != time.Second || l.RoomTTL != 48*time.Hour {
+		t.Errorf("limits from the environment not read: %+v", l)
+	}
+	if l.SocketsPerRoom != limits.Default().SocketsPerRoom {
+		t.Errorf("an unset limit lost its default: %+v", l)
+	}
+	d, err := loadConfig(func(string) string { return "" })
+	if err != nil || d.Addr != ":8080" || d.Limits != limits.Default() {
+		t.Fatalf("zero configuration: %+v %v", d, err)
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for in, want := range map[string]string{
+		"MaxMessageBytes":       "MAX_MESSAGE_BYTES",
+		"RoomsPerAddrPerMinute": "ROOMS_PER_ADDR_PER_MINUTE",
+		"RoomTTL":               "ROOM_TTL",
+		"MaxRoomTTL":            "MAX_ROOM_TTL",
+		"LogBytes":              "LOG_BYTES",
+		"HTTPLimit":             "HTTP_LIMIT",
+	} {
+		if got := envName(in); got != want {
+			t.Errorf("envName(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// Every limit has a variable, and docs/operations.md names each one.
+func TestEveryLimitIsConfigurableAndDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := limitEnvs()
+	if n := reflect.TypeOf(limits.Limits{}).NumField(); len(envs) != n {
+		t.Fatalf("%d variables for %d limits", len(envs), n)
+	}
+	for _, e := range envs {
+		if !strings.Contains(string(doc), "`"+e.Name+"`") {
+			t.Errorf("docs/operations.md does not document %s", e.Name)
+		}
+		v := "7"
+		if f, _ := reflect.TypeOf(limits.Limits{}).FieldByName(e.Field); f.Type == reflect.TypeOf(time.Duration(0)) {
+			v = "2h"
+		}
+		l, errs := loadLimits(func(k string) string {
+			if k == e.Name {
+				return v
+			}
+			return ""
+		})
+		if len(errs) > 0 || reflect.ValueOf(l).FieldByName(e.Field).IsZero() {
+			t.Errorf("%s=%s was not read: %v", e.Name, v, errs)
+		}
+	}
+}
+
+func TestStartURL(t *testing.T) {
+	bound := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	for _, c := range []struct{ addr, want string }{
+		{":8080", "http://localhost:8080/"},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080/"},
+		{"0.0.0.0:8080", "http://localhost:8080/"},
+		{"[::]:8080", "http://localhost:8080/"},
+		{"[::1]:8080", "http://[::1]:8080/"},
+		{"rooms.local:8080", "http://rooms.local:8080/"},
+	} {
+		if got := startURL(c.addr, bound); got != c.want {
+			t.Errorf("startURL(%q) = %q, want %q", c.addr, got, c.want)
+		}
+	}
+}
+
+// A port already taken is an error, and nothing claims to be listening.
+func TestListenFailureIsNotAnnounced(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	logs := &strings.Builder{}
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil))
+	env := map[string]string{"HOST": "127.0.0.1", "PORT": port, "REDIS_SERVER": "none"}
+	err = run(log, func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "listening on 127.0.0.1:"+port) {
+		t.Fatalf("run on a taken port: %v", err)
+	}
+	if strings.Contains(logs.String(), "is listening") {
+		t.Fatalf("announced listening on a port it could not bind:\n%s", logs)
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	var b strings.Builder
+	log, err := newLogger(&b, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hello", "k", 1)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &m); err != nil || m["msg"] != "hello" {
+		t.Fatalf("json log line %q: %v", b.String(), err)
+	}
+	if _, err := newLogger(&b, "xml"); err == nil {
+		t.Fatal("LOG_FORMAT=xml accepted")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"repairroom/internal/auth"
 	"repairroom/internal/httpapi"
+	"repairroom/internal/metrics"
 	"repairroom/internal/realtime"
 	"repairroom/internal/store"
 	"repairroom/internal/templates"
@@ -29,9 +30,11 @@ type server struct {
 	hub      *realtime.Hub
 	rdb      redis.UniversalClient
 	embedded *miniredis.Miniredis
+	child    *redisChild // the zero-config start's own redis-server
+	log      *slog.Logger
 }
 
-func start(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
+func start(ctx context.Context, cfg config, getenv func(string) string, log *slog.Logger) (*server, error) {
 	tpls, err := templates.Builtin()
 	if err != nil {
 		return nil, fmt.Errorf("loading templates: %w", err)
@@ -48,7 +51,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 
-	s := &server{}
+	s := &server{log: log}
 	// Every deployment ends up behind the same UniversalClient interface,
 	// so the store has one code path for all three.
 	switch {
@@ -64,27 +67,52 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
 		}
 		s.rdb = redis.NewClient(ro)
 	default:
-		s.embedded = miniredis.NewMiniRedis()
-		if err := s.embedded.Start(); err != nil {
-			return nil, fmt.Errorf("starting the embedded store: %w", err)
+		if err := s.startOwnStore(ctx, cfg, getenv("REDIS_SERVER")); err != nil {
+			return nil, err
 		}
-		s.rdb = redis.NewClient(&redis.Options{Addr: s.embedded.Addr(), PoolSize: defaultPoolSize})
-		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY store. Every room is lost when this process stops, and only this one node can serve them. Set REDIS_URL for real use.")
 	}
+	met := metrics.New()
+	s.rdb.AddHook(met.RedisHook())
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.close()
 		return nil, fmt.Errorf("connecting to Redis: %w", err)
 	}
 	sopt := store.DefaultOptions()
-	sopt.TTL = cfg.RoomTTL
+	sopt.TTL = cfg.Limits.RoomTTL
+	sopt.MaxLog = cfg.Limits.LogEntries
 	sopt.Sharded = len(cfg.ClusterAddrs) > 0
 	st := store.New(s.rdb, sopt)
-	s.hub = realtime.New(st, log, realtime.DefaultConfig(), nil)
+	rcfg := realtime.DefaultConfig()
+	rcfg.Limits = cfg.Limits
+	rcfg.Observer = met
+	s.hub = realtime.New(st, log, rcfg, nil)
 	s.app = httpapi.New(httpapi.Deps{
 		Store: st, Hub: s.hub, Templates: tpls, Signer: signer, Log: log, Web: web.Dist(),
-		AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies, TokenTTL: cfg.RoomTTL,
+		AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
+		Limits: cfg.Limits, Metrics: met.Handler(), Counters: met,
 	})
 	return s, nil
+}
+
+// startOwnStore is the zero-config start: a child redis-server keeping its
+// AOF in DATA_DIR, or, only when there is no redis-server binary, the
+// embedded in-memory store with a loud warning.
+func (s *server) startOwnStore(ctx context.Context, cfg config, redisServer string) error {
+	bin, err := findRedisServer(redisServer)
+	if err == nil {
+		if s.child, err = startRedisChild(ctx, bin, cfg.DataDir, s.log); err != nil {
+			return fmt.Errorf("zero-config start (set REDIS_URL to use another Redis): %w", err)
+		}
+		s.rdb = redis.NewClient(s.child.options(defaultPoolSize))
+		return nil
+	}
+	s.embedded = miniredis.NewMiniRedis()
+	if err := s.embedded.Start(); err != nil {
+		return fmt.Errorf("starting the embedded store: %w", err)
+	}
+	s.rdb = redis.NewClient(&redis.Options{Addr: s.embedded.Addr(), PoolSize: defaultPoolSize})
+	s.log.Warn("REDIS_URL is not set and no redis-server was found: using an EMBEDDED IN-MEMORY store. Every room is lost when this process stops, and only this one node can serve them. Install redis-server (scripts/install-deps) or set REDIS_URL.")
+	return nil
 }
 
 func (s *server) shutdown(ctx context.Context) error {
@@ -99,5 +127,8 @@ func (s *server) close() {
 	}
 	if s.embedded != nil {
 		s.embedded.Close()
+	}
+	if s.child != nil {
+		s.child.stop(s.log)
 	}
 }
