@@ -76,14 +76,19 @@ export function canWrite(
   room: RoomState,
   now: number,
   name: (r: Role) => string,
+  field?: FieldDef,
 ): Verdict {
-  if (room.ended) return no("The conversation has ended.");
+  // The therapist's notes stay writable after the end, as on the server.
   if (owner === "moderator") return me === "moderator" ? YES : no("");
+  if (room.ended) return no("The conversation has ended.");
   if (rolesUnset(owner, room)) return no("This opens once the roles are chosen.");
   if (!who.includes(me)) return no("");
+  if (field?.anytime) return YES;
+  if (room.hold && isPartner(me) && !field?.pause?.length) return no("The conversation is paused.");
   if (stage.id !== room.stage) return no("This stage is not the current one.");
+  if (onBreak(room, now)) return no(me === "moderator" ? "The conversation is paused for a break." : "You are on a break.");
+  if (field?.after && room.mirrors?.[field.after]?.status !== "yes") return no("This opens once the words above are confirmed.");
   if (me === "moderator") return YES;
-  if (onBreak(room, now)) return no("You are on a break.");
   if (room.locked?.[stage.id]) return no("The therapist has paused writing in this stage.");
   if (stage.turnTaking && room.floor && room.floor !== me) return no(`${name(room.floor)} has the floor.`);
   return YES;
@@ -129,4 +134,43 @@ export function assignRoles(roleIds: string[], first: string, p: PartnerRole): R
   const rest = roleIds.filter((r) => r !== first);
   if (rest.length === 1) out[rest[0]] = otherPartner(p);
   return out;
+}
+
+/**
+ * Whether a sign-off or mirror confirmation still counts: it was made at
+ * the text's current version, and the text has one. This is room.Signed and
+ * room.MirrorStatus on the server; both are checked against the same table
+ * (internal/room/testdata/marks.json).
+ */
+export function markCounts(mark: { version: number } | undefined | null, textVersion: number): boolean {
+  return !!mark && textVersion > 0 && mark.version === textVersion;
+}
+
+/** Whether `me` may read field `f`'s value or text (room.CanRead for whole fields). */
+export function canReadField(f: FieldDef, me: Role, room: RoomState): boolean {
+  if (f.owner === "moderator") return me === "moderator";
+  if (f.guidedOnly && room.mode === "self") return false;
+  if (f.visibility === "owner") return me === "moderator" || writers(f.owner, room).includes(me);
+  return true;
+}
+
+/** The fields a stage shows as cards: not the therapist's notes, not the lines shown outside the stage. */
+export function stageCards(stage: StageDef, room: RoomState): FieldDef[] {
+  return stage.fields.filter((f) => f.owner !== "moderator" && !f.anytime && !(f.guidedOnly && room.mode === "self"));
+}
+
+/** A partner's private line to the therapist (guided rooms), wherever the template puts it. */
+export function privateLine(t: Template, p: PartnerRole, room: RoomState): { field: FieldDef; stage: StageDef } | null {
+  if (room.mode !== "guided") return null;
+  for (const stage of t.stages) {
+    for (const field of stage.fields) if (field.anytime && writers(field.owner, room).includes(p)) return { field, stage };
+  }
+  return null;
+}
+
+/** "Your" or "Sam's": whose a field is, for naming its region. */
+export function whose(owner: string, room: RoomState, me: Role, name: (r: Role) => string): string {
+  const w = writers(owner, room).filter(isPartner);
+  if (w.length !== 1) return "";
+  return w[0] === me ? "Your" : `${name(w[0])}'s`;
 }

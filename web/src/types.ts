@@ -32,6 +32,18 @@ export interface FieldDef {
   /** questions: the role that answers (the owner asks). */
   answerer?: Owner;
   hints?: Hint[];
+  /** "owner": only its owner and the therapist read it; the other partner sees that it was answered. */
+  visibility?: "owner";
+  /** Writable from every stage (a private line to the therapist); shown outside the stage. */
+  anytime?: boolean;
+  /** Exists only in rooms with a therapist. */
+  guidedOnly?: boolean;
+  /** choice: options that alert the therapist. */
+  alert?: string[];
+  /** choice: options that pause a self-guided conversation. */
+  pause?: string[];
+  /** A mirror field its speaker must confirm before this one opens. */
+  after?: string;
 }
 
 export interface StageDef {
@@ -66,16 +78,33 @@ export interface TemplateSummary {
 }
 
 export interface BreakInfo {
+  /** Who started it. */
   by: string;
+  /** The partner who asked for it, if someone did. */
+  askedBy?: string;
   started: string;
   until: string;
+  /** Sent to the therapist and the asker; to the other partner only when shared. */
   reason?: string;
+  shared?: boolean;
+  /** Self-guided: partners ready to come back. */
+  back?: Partial<Record<PartnerRole, boolean>>;
+  endedHow?: "undone" | "both_back" | "moderator";
 }
 
 export interface BreakRequest {
   by: string;
   at: string;
+  minutes?: number;
   reason?: string;
+  shared?: boolean;
+}
+
+/** A safety-screen answer that asks for the therapist's attention (therapist only). */
+export interface SafetyAlert {
+  by: PartnerRole;
+  value: string;
+  at: string;
 }
 
 export interface Mark {
@@ -119,6 +148,12 @@ export interface RoomState {
   names?: Partial<Record<Role, string>>;
   started?: string;
   ended?: string | null;
+  /** Fields whose value this seat may not read but which were answered. */
+  answered?: Record<string, boolean>;
+  /** Therapist only: safety answers to look at, by field. */
+  alerts?: Record<string, SafetyAlert>;
+  /** Self-guided: paused by a safety answer; `by` only for the one who answered. */
+  hold?: { since: string; by?: PartnerRole; field?: string } | null;
 }
 
 export interface Me {

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { assignRoles, canWrite, keyWriters, onBreak, writers } from "../src/perm";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { assignRoles, canReadField, canWrite, keyWriters, markCounts, onBreak, writers } from "../src/perm";
 import type { RoomState, StageDef } from "../src/types";
 
 function room(over: Partial<RoomState> = {}): RoomState {
@@ -62,4 +64,36 @@ test("onBreak follows the clock", () => {
 test("assignRoles gives the other role to the other partner", () => {
   assert.deepEqual(assignRoles(["hurt", "involved"], "hurt", "partner_b"), { hurt: "partner_b", involved: "partner_a" });
   assert.deepEqual(assignRoles(["speaker"], "speaker", "partner_a"), { speaker: "partner_a" });
+});
+
+// One rule for sign-offs and mirror confirmations, one table: the same
+// cases room.Signed and room.MirrorStatus are tested against in Go.
+test("markCounts follows the server's table (internal/room/testdata/marks.json)", () => {
+  const path = join(process.env.RR_WEB_ROOT ?? "web", "..", "internal", "room", "testdata", "marks.json");
+  const cases = JSON.parse(readFileSync(path, "utf8")) as { why: string; mark: number | null; text: number; counts: boolean }[];
+  assert.ok(cases.length >= 4);
+  for (const c of cases) {
+    assert.equal(markCounts(c.mark === null ? undefined : { version: c.mark }, c.text), c.counts, c.why);
+  }
+});
+
+test("private fields: owner and therapist read them; the notes stay writable after the end", () => {
+  const priv = { id: "rate_a", label: "", owner: "partner_a", kind: "scale", visibility: "owner" } as const;
+  assert.equal(canReadField(priv, "partner_a", room()), true);
+  assert.equal(canReadField(priv, "moderator", room()), true);
+  assert.equal(canReadField(priv, "partner_b", room()), false);
+  const line = { id: "line_a", label: "", owner: "partner_a", kind: "text", visibility: "owner", anytime: true, guidedOnly: true } as const;
+  assert.equal(canReadField(line, "partner_a", room({ mode: "self" })), false);
+  const now = Date.parse("2030-01-01T10:00:00Z");
+  const ended = room({ ended: "2030-01-01T09:00:00Z" });
+  assert.equal(canWrite(["moderator"], "moderator", s2, "moderator", ended, now, name as never).ok, true);
+  // The private line: any stage, a break, a lock; not after the end.
+  const busy = room({ stage: "s2", locked: { s1: true }, break: { by: "moderator", started: "2030-01-01T09:55:00Z", until: "2030-01-01T10:20:00Z" } });
+  assert.equal(canWrite(["partner_a"], "partner_a", s1, "partner_a", busy, now, name as never, line).ok, true);
+  assert.equal(canWrite(["partner_a"], "partner_a", s1, "partner_a", ended, now, name as never, line).ok, false);
+  // Validation opens once the mirror is confirmed.
+  const after = { id: "val", label: "", owner: "partner_a", kind: "mirror", speaker: "partner_b", after: "mir" } as const;
+  assert.equal(canWrite(["partner_a"], "partner_a", s2, "partner_a", room({ stage: "s2" }), now, name as never, after).ok, false);
+  const confirmed = room({ stage: "s2", mirrors: { mir: { by: "partner_b", at: "", version: 2, status: "yes" } } });
+  assert.equal(canWrite(["partner_a"], "partner_a", s2, "partner_a", confirmed, now, name as never, after).ok, true);
 });

@@ -332,7 +332,7 @@ export class RoomApp implements RoomCtx {
     this.centerCard(
       "We could not open this room",
       this.conn.stopReason || "This link no longer works.",
-      "Nothing you wrote before is lost because of this. If you expected to get in, ask the person who set up the room for a fresh link.",
+      "If you expected to get in, ask the person who set up the room for a fresh link.",
     );
     forgetToken(this.roomID, sessionStorage);
   }
@@ -412,7 +412,7 @@ export class RoomApp implements RoomCtx {
   }
 
   canWriteKey(key: string, field: FieldDef, stage: StageDef): Verdict {
-    return canWrite(keyWriters(key, field, this.room), field.owner, stage, this.me.role, this.room, this.now(), (r) => this.name(r));
+    return canWrite(keyWriters(key, field, this.room), field.owner, stage, this.me.role, this.room, this.now(), (r) => this.name(r), field);
   }
 
   private keyEditable(key: string): boolean {
@@ -526,7 +526,7 @@ export class RoomApp implements RoomCtx {
       });
       if (res.status === 204 || res.ok) {
         forgetToken(this.roomID, sessionStorage);
-        this.conn.stop("This room has been deleted. Everything in it is gone.");
+        this.conn.stop("This room has been deleted: everything in it is gone from the server. What is still on this page disappears when you close it.");
         return { ok: true };
       }
       const body = (await res.json().catch(() => null)) as { code?: string; message?: string } | null;

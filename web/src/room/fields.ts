@@ -6,7 +6,7 @@ import type { FieldDef, PartnerRole, Question, Role, StageDef } from "../types";
 import { PARTNERS } from "../types";
 import type { EditorHandle, RoomCtx } from "./app";
 import { friendlyError, toneOf } from "./app";
-import { isPartner, otherPartner, writers } from "../perm";
+import { canReadField, isPartner, markCounts, otherPartner, whose, writers } from "../perm";
 import { matchHints } from "../hints";
 import { clockTime } from "../format";
 
@@ -187,7 +187,7 @@ class TextCard implements Card {
     this.keys = [field.id];
     this.box = new EditorBox(ctx, field.id, field, stage);
     this.extra = h("div", { class: "field-extra" });
-    this.el = h("section", { class: `card field kind-${field.kind}`, "data-testid": `fieldcard-${field.id}`, "aria-labelledby": `label-${field.id}` }, ...fieldHeader(field), this.box.el, this.extra);
+    this.el = h("section", { class: `card field kind-${field.kind}`, "data-testid": `fieldcard-${field.id}`, "aria-label": regionName(ctx, field) }, ...fieldHeader(field), this.box.el, this.extra);
     if (field.kind === "agreement") this.buildSigns();
     if (field.kind === "mirror") this.buildMirror();
     this.update();
@@ -204,7 +204,7 @@ class TextCard implements Card {
   }
 
   private validMark(m: { version: number } | undefined): boolean {
-    return !!m && m.version >= currentVersion(this.ctx, this.field.id);
+    return markCounts(m, currentVersion(this.ctx, this.field.id));
   }
 
   private async toggleSign(): Promise<void> {
@@ -357,70 +357,88 @@ class RevealCard implements Card {
   }
 }
 
-// ---- scale ----
+// ---- scale and choice ----
 
-class ScaleCard implements Card {
+/**
+ * A radio group: one tab stop, arrow keys move and choose (as a native
+ * radio group does), Home/End jump to the ends. `pick` sends the choice;
+ * the checked state follows the room (set).
+ */
+class RadioGroup {
   el: HTMLElement;
-  keys: string[] = [];
-  private buttons: HTMLButtonElement[] = [];
-  private valueText: HTMLElement;
-  private badge: HTMLElement;
-  private why: HTMLElement;
+  private radios: HTMLButtonElement[] = [];
 
   constructor(
-    private ctx: RoomCtx,
-    private field: FieldDef,
-    private stage: StageDef,
+    labelledBy: string,
+    testid: string,
+    cls: string,
+    options: { value: string; text: string; testid?: string }[],
+    private pick: (value: string) => void,
   ) {
-    const min = field.min ?? 0;
-    const max = field.max ?? 10;
-    const group = h("div", { class: "scale", role: "group", "aria-labelledby": `label-${field.id}`, "data-testid": `scale-${field.id}` });
-    for (let v = min; v <= max; v++) {
-      const b = h("button", { class: "scale-btn", type: "button", "data-value": v, "aria-pressed": "false", "data-testid": `scale-${field.id}-${v}` }, String(v));
-      b.addEventListener("click", () => runAct(ctx, null, "value.set", { field: field.id, value: v }));
-      this.buttons.push(b);
-      group.append(b);
+    this.el = h("div", { class: cls, role: "radiogroup", "aria-labelledby": labelledBy, "data-testid": testid });
+    for (const o of options) {
+      const b = h("button", { class: cls === "scale" ? "scale-btn" : "chip", type: "button", role: "radio", "aria-checked": "false", tabindex: "-1", "data-value": o.value, "data-testid": o.testid ?? "" }, o.text);
+      if (cls !== "scale") b.dataset.option = o.value;
+      b.addEventListener("click", () => this.pick(o.value));
+      b.addEventListener("keydown", (e) => this.key(e, b));
+      this.radios.push(b);
+      this.el.append(b);
     }
-    this.valueText = h("p", { class: "scale-value", "aria-live": "polite" });
-    this.badge = h("span", { class: "writer-badge" });
-    this.why = h("span", { class: "why" });
-    this.el = h(
-      "section",
-      { class: "card field kind-scale", "data-testid": `fieldcard-${field.id}`, "aria-labelledby": `label-${field.id}` },
-      h("div", { class: "editor-head" }, this.badge),
-      ...fieldHeader(field),
-      group,
-      h("div", { class: "scale-ends muted small" }, h("span", null, String(min)), h("span", null, String(max))),
-      this.valueText,
-      h("div", { class: "field-foot" }, this.why),
-    );
-    this.update();
   }
 
-  update(): void {
-    const ctx = this.ctx;
-    const who = writers(this.field.owner, ctx.room);
-    const verdict = ctx.canWriteKey(this.field.id, this.field, this.stage);
-    const v = ctx.room.values?.[this.field.id];
-    for (const b of this.buttons) {
-      const on = typeof v === "number" && Number(b.dataset.value) === v;
-      b.setAttribute("aria-pressed", String(on));
-      toggleClass(b, "on", on);
-      b.disabled = !verdict.ok;
-    }
-    setText(this.valueText, typeof v === "number" ? `Chosen: ${v}` : "Nothing chosen yet.");
-    showWriters(this.badge, this.why, ctx, who, verdict);
+  private key(e: KeyboardEvent, b: HTMLButtonElement): void {
+    const i = this.radios.indexOf(b);
+    const n = this.radios.length;
+    let j = -1;
+    if (e.key === "ArrowRight" || e.key === "ArrowDown") j = (i + 1) % n;
+    else if (e.key === "ArrowLeft" || e.key === "ArrowUp") j = (i - 1 + n) % n;
+    else if (e.key === "Home") j = 0;
+    else if (e.key === "End") j = n - 1;
+    if (j < 0) return;
+    e.preventDefault();
+    const to = this.radios[j];
+    if (to.disabled) return;
+    this.radios.forEach((r) => r.setAttribute("tabindex", r === to ? "0" : "-1"));
+    to.focus();
+    this.pick(to.dataset.value ?? "");
   }
 
-  destroy(): void {}
+  set(checked: string | null, enabled: boolean): void {
+    const focused = this.radios.find((r) => r === document.activeElement);
+    const stop = this.radios.find((r) => r.dataset.value === checked) ?? focused ?? this.radios[0];
+    for (const r of this.radios) {
+      const on = r.dataset.value === checked;
+      r.setAttribute("aria-checked", String(on));
+      toggleClass(r, "on", on);
+      r.disabled = !enabled;
+      r.setAttribute("tabindex", r === stop ? "0" : "-1");
+    }
+  }
 }
 
-// ---- choice ----
+/** For a field the viewer may not read: "Sam answered." or "Sam has not answered yet." */
+function privateNote(ctx: RoomCtx, field: FieldDef): string {
+  const w = writers(field.owner, ctx.room).filter(isPartner)[0];
+  const who = w ? ctx.name(w) : "Your partner";
+  const seen = ctx.room.mode === "guided" ? "Only they and the therapist see the answer." : "Only they see the answer.";
+  return ctx.room.answered?.[field.id] ? `${who} answered. ${seen}` : `${who} has not answered yet. ${seen}`;
+}
 
-class ChoiceCard implements Card {
+/** The accessible name of a field's region: whose it is, then its label. */
+export function regionName(ctx: RoomCtx, field: FieldDef): string {
+  const w = whose(field.owner, ctx.room, ctx.me.role, (r) => ctx.name(r));
+  return w ? `${w} answer: ${field.label}` : field.label;
+}
+
+/** Scale and single choice: a radio group; several choices: toggle buttons. */
+class ValueCard implements Card {
   el: HTMLElement;
   keys: string[] = [];
+  private radios: RadioGroup | null = null;
   private chips: HTMLButtonElement[] = [];
+  private group: HTMLElement;
+  private valueText: HTMLElement;
+  private hiddenNote: HTMLElement;
   private badge: HTMLElement;
   private why: HTMLElement;
 
@@ -429,54 +447,82 @@ class ChoiceCard implements Card {
     private field: FieldDef,
     private stage: StageDef,
   ) {
-    const group = h("div", { class: "chips", role: "group", "aria-labelledby": `label-${field.id}`, "data-testid": `choice-${field.id}` });
-    for (const opt of field.options ?? []) {
-      const b = h("button", { class: "chip", type: "button", "aria-pressed": "false" }, opt);
-      b.dataset.option = opt;
-      b.addEventListener("click", () => this.pick(opt));
-      this.chips.push(b);
-      group.append(b);
+    const labelId = `label-${field.id}`;
+    if (field.kind === "scale") {
+      const opts = [];
+      for (let v = field.min ?? 0; v <= (field.max ?? 10); v++) opts.push({ value: String(v), text: String(v), testid: `scale-${field.id}-${v}` });
+      this.radios = new RadioGroup(labelId, `scale-${field.id}`, "scale", opts, (v) => this.send(Number(v)));
+      this.group = this.radios.el;
+    } else if (!field.multi) {
+      const opts = (field.options ?? []).map((o) => ({ value: o, text: o }));
+      this.radios = new RadioGroup(labelId, `choice-${field.id}`, "chips", opts, (v) => this.send(v));
+      this.group = this.radios.el;
+    } else {
+      this.group = h("div", { class: "chips", role: "group", "aria-labelledby": labelId, "data-testid": `choice-${field.id}` });
+      for (const opt of field.options ?? []) {
+        const b = h("button", { class: "chip", type: "button", "aria-pressed": "false" }, opt);
+        b.dataset.option = opt;
+        b.addEventListener("click", () => this.toggle(opt));
+        this.chips.push(b);
+        this.group.append(b);
+      }
     }
+    this.valueText = h("p", { class: "scale-value", "aria-live": "polite" });
+    this.hiddenNote = h("p", { class: "private-note", "data-testid": `private-${field.id}` });
     this.badge = h("span", { class: "writer-badge" });
     this.why = h("span", { class: "why" });
+    const ends = field.kind === "scale" ? h("div", { class: "scale-ends muted small", "aria-hidden": "true" }, h("span", null, String(field.min ?? 0)), h("span", null, String(field.max ?? 10))) : null;
     this.el = h(
       "section",
-      { class: "card field kind-choice", "data-testid": `fieldcard-${field.id}`, "aria-labelledby": `label-${field.id}` },
+      { class: `card field kind-${field.kind}`, "data-testid": `fieldcard-${field.id}`, "aria-label": regionName(ctx, field) },
       h("div", { class: "editor-head" }, this.badge),
       ...fieldHeader(field),
       field.multi ? h("p", { class: "muted small" }, "Choose as many as fit.") : null,
-      group,
+      this.group,
+      ends,
+      this.valueText,
+      this.hiddenNote,
       h("div", { class: "field-foot" }, this.why),
     );
     this.update();
+  }
+
+  private send(value: unknown): void {
+    void runAct(this.ctx, null, "value.set", { field: this.field.id, value });
   }
 
   private selected(): string[] {
     const v = this.ctx.room.values?.[this.field.id];
     if (Array.isArray(v)) return v;
     if (typeof v === "string" && v) return [v];
+    if (typeof v === "number") return [String(v)];
     return [];
   }
 
-  private pick(opt: string): void {
+  private toggle(opt: string): void {
     const cur = this.selected();
-    let value: string | string[];
-    if (this.field.multi) value = cur.includes(opt) ? cur.filter((x) => x !== opt) : [...cur, opt];
-    else value = cur.includes(opt) ? "" : opt;
-    void runAct(this.ctx, null, "value.set", { field: this.field.id, value });
+    this.send(cur.includes(opt) ? cur.filter((x) => x !== opt) : [...cur, opt]);
   }
 
   update(): void {
     const ctx = this.ctx;
     const who = writers(this.field.owner, ctx.room);
     const verdict = ctx.canWriteKey(this.field.id, this.field, this.stage);
+    const readable = canReadField(this.field, ctx.me.role, ctx.room);
     const sel = this.selected();
+    setHidden(this.group, !readable);
+    setHidden(this.hiddenNote, readable);
+    if (!readable) setText(this.hiddenNote, privateNote(ctx, this.field));
+    this.radios?.set(sel[0] ?? null, verdict.ok);
     for (const b of this.chips) {
       const on = sel.includes(b.dataset.option ?? "");
       b.setAttribute("aria-pressed", String(on));
       toggleClass(b, "on", on);
       b.disabled = !verdict.ok;
     }
+    const privateToMe = readable && this.field.visibility === "owner" && ctx.me.role !== "moderator";
+    const chosen = this.field.kind === "scale" ? (sel.length ? `Chosen: ${sel[0]}` : "Nothing chosen yet.") : "";
+    setText(this.valueText, readable ? `${chosen}${privateToMe ? `${chosen ? " " : ""}${ctx.room.mode === "guided" ? "Only you and the therapist see your answer." : "Only you see your answer."}` : ""}` : "");
     showWriters(this.badge, this.why, ctx, who, verdict);
   }
 
@@ -610,9 +656,8 @@ export function buildCard(ctx: RoomCtx, field: FieldDef, stage: StageDef, readOn
     case "reveal":
       return new RevealCard(ctx, field, stage, readOnlyView);
     case "scale":
-      return new ScaleCard(ctx, field, stage);
     case "choice":
-      return new ChoiceCard(ctx, field, stage);
+      return new ValueCard(ctx, field, stage);
     case "questions":
       return new QuestionsCard(ctx, field, stage, readOnlyView);
     default: {
@@ -626,5 +671,22 @@ export function buildCard(ctx: RoomCtx, field: FieldDef, stage: StageDef, readOn
 export function buildNotesBox(ctx: RoomCtx, field: FieldDef, stage: StageDef): Card {
   const box = new EditorBox(ctx, field.id, field, stage);
   const el = h("div", { class: "notes-field" }, h("h4", { id: `label-${field.id}` }, field.label), field.prompt ? h("p", { class: "prompt small" }, field.prompt) : null, box.el);
+  return { el, keys: [field.id], update: () => box.update(), destroy: () => box.destroy() };
+}
+
+/**
+ * A partner's private line to the therapist: an editor outside the stage
+ * column, so it is there in every stage. `heading` names whose line it is.
+ */
+export function buildPrivateLine(ctx: RoomCtx, field: FieldDef, stage: StageDef, heading: string, testid: string): Card {
+  const box = new EditorBox(ctx, field.id, field, stage, { emptyText: "Nothing written yet." });
+  const id = `label-${field.id}`;
+  const el = h(
+    "section",
+    { class: "private-line", "aria-labelledby": id, "data-testid": testid },
+    h("h3", { id }, heading),
+    field.prompt && ctx.me.role !== "moderator" ? h("p", { class: "prompt small" }, field.prompt) : null,
+    box.el,
+  );
   return { el, keys: [field.id], update: () => box.update(), destroy: () => box.destroy() };
 }

@@ -6,8 +6,8 @@ import type { PartnerRole, Role } from "../types";
 import { PARTNERS, textKeys } from "../types";
 import type { RoomCtx } from "./app";
 import { toneOf } from "./app";
-import { buildNotesBox, Card, runAct } from "./fields";
-import { assignRoles, onBreak } from "../perm";
+import { buildNotesBox, buildPrivateLine, Card, runAct } from "./fields";
+import { assignRoles, findField, onBreak, privateLine } from "../perm";
 import { clockTime } from "../format";
 
 export class ModPanel {
@@ -31,6 +31,13 @@ export class ModPanel {
   private notes: Card[] = [];
   private endBtn: HTMLButtonElement;
   private readyLine: HTMLElement;
+  /** Safety-screen answers that ask for attention. */
+  private safety: HTMLElement;
+  /** Each partner's line to the therapist, with a "new" badge until read. */
+  private lines: { p: PartnerRole; card: Card; key: string }[] = [];
+  private linesBadge: HTMLElement;
+  private linesSeen = new Map<string, number>();
+  private linesRead: HTMLButtonElement;
 
   constructor(
     private ctx: RoomCtx,
@@ -82,7 +89,7 @@ export class ModPanel {
       { class: "break-fields" },
       h("label", { for: "mod-break-minutes" }, "Minutes (20 to 1440)"),
       this.minutes,
-      h("label", { for: "mod-break-reason" }, "Reason shown to both"),
+      h("label", { for: "mod-break-reason" }, "Reason, shown to both partners (optional)"),
       this.reason,
       this.breakStart,
     );
@@ -102,6 +109,22 @@ export class ModPanel {
       }
     }
     if (!this.notes.length) notesWrap.append(h("p", { class: "muted small" }, "This conversation has no private notes field."));
+
+    // Safety answers and the partners' private lines.
+    this.safety = h("div", { class: "safety-alerts", role: "status", "data-testid": "mod-safety-alerts" });
+    this.linesBadge = h("span", { class: "badge", hidden: true, "data-testid": "mod-private-badge" }, "New");
+    this.linesRead = h("button", { class: "btn small quiet", type: "button", hidden: true, "data-testid": "mod-private-read" }, "Mark as read");
+    this.linesRead.addEventListener("click", () => this.markLinesRead());
+    const linesWrap = h("div", { class: "private-lines" });
+    for (const p of PARTNERS) {
+      const pl = privateLine(t, p, ctx.room);
+      if (!pl) continue;
+      const card = buildPrivateLine(ctx, pl.field, pl.stage, `From ${ctx.name(p)}`, `mod-private-${p}`);
+      this.lines.push({ p, card, key: pl.field.id });
+      this.linesSeen.set(pl.field.id, ctx.sync(pl.field.id)?.version ?? 0);
+      linesWrap.append(card.el);
+    }
+    linesWrap.addEventListener("focusin", () => this.markLinesRead());
     if (this.notes.length === 1) notesWrap.classList.add("single");
 
     // Session
@@ -125,6 +148,8 @@ export class ModPanel {
       h("h2", null, "Your tools"),
       section("Stage", this.stageNow, h("div", { class: "row" }, this.prev, this.next), this.lock, this.readyLine),
       section("Floor", h("p", { class: "muted small" }, "In turn-taking stages only the partner with the floor writes."), floorRow),
+      section("Safety", this.safety),
+      this.lines.length ? sectionWith(h("h3", null, "Only for you ", this.linesBadge), h("p", { class: "muted small" }, "What each partner writes to you alone. The other partner never sees it."), linesWrap, this.linesRead) : null,
       section("Break", this.breakState, this.breakForm, this.breakEnd),
       this.rolesBox ? section("Roles", this.rolesBox) : null,
       section("Private notes", notesWrap),
@@ -186,8 +211,10 @@ export class ModPanel {
     setHidden(this.request, !showReq);
     if (showReq && req && this.request.dataset.key !== reqKey) {
       this.request.dataset.key = reqKey;
-      const accept = h("button", { class: "btn primary", type: "button", "data-testid": "mod-break-accept" }, "Start a 20-minute break");
-      accept.addEventListener("click", () => this.startBreak(accept, 20, req.reason ?? ""));
+      const asked = Math.max(20, req.minutes ?? 20);
+      const accept = h("button", { class: "btn primary", type: "button", "data-testid": "mod-break-accept" }, `Start the ${asked}-minute break`);
+      // No minutes and no reason: the server gives the minutes asked for and keeps the asker's reason private unless they shared it.
+      accept.addEventListener("click", () => runAct(ctx, accept, "break.start", {}));
       const dismiss = h("button", { class: "btn quiet", type: "button" }, "Not now");
       dismiss.addEventListener("click", () => {
         this.dismissedRequest = reqKey;
@@ -195,15 +222,18 @@ export class ModPanel {
       });
       replaceChildren(
         this.request,
-        h("strong", null, `${ctx.name(req.by as Role)} asked for a break`),
+        h("strong", null, `${ctx.name(req.by as Role)} asked for a ${asked}-minute break`),
         req.at ? ` at ${clockTime(req.at)}.` : ".",
         req.reason ? h("blockquote", null, req.reason) : null,
+        req.reason ? h("p", { class: "muted small" }, req.shared ? `They chose to show this reason to ${ctx.name(req.by === "partner_a" ? "partner_b" : "partner_a")} too.` : "Only you see this reason.") : null,
         h("div", { class: "row" }, accept, dismiss),
       );
     }
 
     if (this.rolesBox) this.renderRoles();
     for (const n of this.notes) n.update();
+    this.renderSafety();
+    this.updateLines();
     this.endBtn.disabled = !live || !connected;
     void this.viewed;
   }
@@ -234,9 +264,54 @@ export class ModPanel {
 
   fieldsChanged(keys: Set<string>): void {
     for (const n of this.notes) if (n.keys.some((k) => keys.has(k))) n.update();
+    if (this.lines.some((l) => keys.has(l.key))) this.updateLines();
+  }
+
+  private renderSafety(): void {
+    const ctx = this.ctx;
+    const alerts = Object.entries(ctx.room.alerts ?? {});
+    const sig = JSON.stringify(alerts);
+    if (this.safety.dataset.sig === sig) return;
+    this.safety.dataset.sig = sig;
+    if (!alerts.length) {
+      replaceChildren(this.safety, h("p", { class: "muted small" }, "If a partner answers the safety screen with “no” or “not sure”, it shows here. The other partner is not told."));
+      return;
+    }
+    replaceChildren(
+      this.safety,
+      h(
+        "ul",
+        { class: "alert-list" },
+        ...alerts.map(([field, a]) => {
+          const f = findField(ctx.template, field)?.field;
+          return h("li", { class: `tone-${toneOf(a.by)}` }, h("strong", null, ctx.name(a.by)), ` answered “${a.value}” to “${f?.label ?? field}” at ${clockTime(a.at)}.`);
+        }),
+      ),
+      h("p", { class: "muted small" }, "Their partner does not see these answers. Consider checking in with them alone before going on."),
+    );
+  }
+
+  private updateLines(): void {
+    let fresh = false;
+    for (const l of this.lines) {
+      l.card.update();
+      const v = this.ctx.sync(l.key)?.version ?? 0;
+      if (v > (this.linesSeen.get(l.key) ?? 0)) fresh = true;
+    }
+    setHidden(this.linesBadge, !fresh);
+    setHidden(this.linesRead, !fresh);
+  }
+
+  private markLinesRead(): void {
+    for (const l of this.lines) this.linesSeen.set(l.key, this.ctx.sync(l.key)?.version ?? 0);
+    this.updateLines();
   }
 }
 
 function section(title: string, ...children: (HTMLElement | string | null)[]): HTMLElement {
-  return h("section", { class: "panel-section" }, h("h3", null, title), ...children);
+  return sectionWith(h("h3", null, title), ...children);
+}
+
+function sectionWith(heading: HTMLElement, ...children: (HTMLElement | string | null)[]): HTMLElement {
+  return h("section", { class: "panel-section" }, heading, ...children);
 }

@@ -7,8 +7,8 @@ import type { PartnerRole, Role, StageDef } from "../types";
 import { PARTNERS } from "../types";
 import type { RoomCtx } from "./app";
 import { toneOf } from "./app";
-import { buildCard, Card, runAct } from "./fields";
-import { assignRoles, canSteer, fieldOfKey, isPartner, onBreak, otherPartner } from "../perm";
+import { buildCard, buildPrivateLine, Card, runAct } from "./fields";
+import { assignRoles, canSteer, fieldOfKey, isPartner, onBreak, otherPartner, privateLine, stageCards } from "../perm";
 import { clockTime, dateTime, describeRemaining, formatCountdown, plural } from "../format";
 import { ModPanel } from "./modpanel";
 
@@ -54,7 +54,15 @@ export class RoomView {
   private lockedBox: HTMLElement;
   private requestBox: HTMLElement;
   private endBtn: HTMLButtonElement;
+  private deleteBtn: HTMLButtonElement;
   private lastFocus: HTMLElement | null = null;
+  private holdBox: HTMLElement;
+  private lineBtn: HTMLButtonElement | null = null;
+  private line: Card | null = null;
+  private layout: HTMLElement;
+  private top: HTMLElement;
+  private overlayActions: HTMLElement;
+  private overlaySig = "";
 
   constructor(
     private ctx: RoomCtx,
@@ -105,7 +113,8 @@ export class RoomView {
     this.pastBox = h("div", { class: "banner", hidden: true });
     this.floorBox = h("div", { class: "banner floor", hidden: true, "data-testid": "floor" });
     this.lockedBox = h("div", { class: "banner calm", hidden: true, role: "status", "data-testid": "locked-banner" });
-    this.banners.append(this.endedBox, this.requestBox, this.rolesBox, this.pastBox, this.lockedBox, this.floorBox);
+    this.holdBox = h("div", { class: "banner calm hold", hidden: true, role: "status", "data-testid": "hold-banner" });
+    this.banners.append(this.endedBox, this.holdBox, this.requestBox, this.rolesBox, this.pastBox, this.lockedBox, this.floorBox);
     this.stageHead = h("div", { class: "stage-head" });
     this.cardsEl = h("div", { class: "cards" });
 
@@ -121,16 +130,37 @@ export class RoomView {
       if (!this.breakForm.hidden) (this.breakForm.querySelector("input,select") as HTMLElement | null)?.focus();
     });
     this.endBtn = h("button", { class: "btn quiet", type: "button", "data-testid": "end-session", hidden: true }, "End the conversation");
-    this.endBtn.addEventListener("click", async () => {
-      if (!window.confirm("End the conversation for both of you? Everything written stays readable.")) return;
-      await runAct(ctx, this.endBtn, "session.end");
+    this.endBtn.addEventListener("click", () => this.endConversation(this.endBtn));
+    this.deleteBtn = h("button", { class: "btn danger quiet", type: "button", "data-testid": "delete-room", hidden: true }, "Delete this room");
+    this.deleteBtn.addEventListener("click", async () => {
+      if (!window.confirm(`Delete this room for both of you? Everything written in it — every answer, agreement, draft and question — is deleted from the server for good, and both your links stop working. ${ctx.name(otherPartner(me.role as PartnerRole))} is not asked first. This cannot be undone.`)) return;
+      this.deleteBtn.disabled = true;
+      const r = await ctx.deleteRoom();
+      this.deleteBtn.disabled = false;
+      if (!r.ok) ctx.toast(r.message || "The room could not be deleted.");
     });
     const toolsLink = me.role === "moderator" ? h("a", { class: "btn small tools-link", href: "#tools" }, "Your tools ↓") : null;
-    this.toolbar = h("div", { class: "toolbar" }, toolsLink, this.breakBtn, this.readyBtn, this.readyNote, h("span", { class: "spacer" }), this.endBtn);
 
-    this.main = h("main", { class: "stage-main", id: "main" }, this.banners, this.stageHead, this.toolbar, this.breakForm, this.cardsEl);
+    // A partner's private line to the therapist: outside the stage, so it is there in every stage.
+    const pl = isPartner(me.role) ? privateLine(ctx.template, me.role, ctx.room) : null;
+    let linePanel: HTMLElement | null = null;
+    if (pl) {
+      this.line = buildPrivateLine(ctx, pl.field, pl.stage, "Only for my therapist", "private-line");
+      linePanel = h("div", { class: "card private-panel", id: "private-line-panel", hidden: true }, this.line.el);
+      this.lineBtn = h("button", { class: "btn soft", type: "button", "aria-expanded": "false", "aria-controls": "private-line-panel", "data-testid": "private-line-toggle" }, "Only for my therapist");
+      this.lineBtn.addEventListener("click", () => {
+        const open = linePanel!.hidden;
+        setHidden(linePanel!, !open);
+        this.lineBtn!.setAttribute("aria-expanded", String(open));
+        if (open) (linePanel!.querySelector(".cm-content") as HTMLElement | null)?.focus();
+      });
+    }
+    this.toolbar = h("div", { class: "toolbar" }, toolsLink, this.breakBtn, this.lineBtn, this.readyBtn, this.readyNote, h("span", { class: "spacer" }), this.endBtn, this.deleteBtn);
+
+    this.main = h("main", { class: "stage-main", id: "main" }, this.banners, this.stageHead, this.toolbar, this.breakForm, linePanel, this.cardsEl);
 
     const layout = h("div", { class: `layout ${me.role === "moderator" ? "with-panel" : ""}` }, sidebar, this.main);
+    this.layout = layout;
     if (me.role === "moderator") {
       this.mod = new ModPanel(ctx, (id) => this.show(id), () => this.viewStage ?? ctx.room.stage);
       layout.append(this.mod.el);
@@ -142,15 +172,19 @@ export class RoomView {
     this.overlayBody = h("div", { class: "break-body" });
     this.overlayEnd = h("button", { class: "btn primary", type: "button", "data-testid": "mod-break-end-overlay", hidden: true }, "End the break now");
     this.overlayEnd.addEventListener("click", () => runAct(ctx, this.overlayEnd, "break.end"));
+    this.overlayActions = h("div", { class: "row break-actions" });
     this.overlay = h(
       "div",
       { class: `break-overlay ${me.role === "moderator" ? "as-banner" : ""}`, "data-testid": "break-overlay", hidden: true, role: me.role === "moderator" ? "status" : "dialog", "aria-modal": me.role === "moderator" ? undefined : "true", "aria-labelledby": "break-title", tabindex: "-1" },
-      h("div", { class: "break-card" }, h("h2", { id: "break-title" }, "Taking a break"), this.overlayClock, this.overlayBody, this.overlayEnd),
+      h("div", { class: "break-card" }, h("h2", { id: "break-title" }, "Taking a break"), this.overlayClock, this.overlayBody, this.overlayActions, this.overlayEnd),
     );
+    // The dialog holds focus: Tab and Shift+Tab cycle inside it.
+    this.overlay.addEventListener("keydown", (e) => this.trapFocus(e));
 
     this.toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
     this.announcer = h("div", { class: "sr-only", "aria-live": "assertive", "data-testid": "announcer" });
     const skip = h("a", { class: "skip", href: "#main" }, "Skip to the conversation");
+    this.top = top;
     this.el = h("div", { class: `room-page role-${me.role}` }, skip, top, layout, this.overlay, this.toasts, this.announcer);
     replaceChildren(root, this.el);
     this.roomChanged();
@@ -177,6 +211,7 @@ export class RoomView {
     this.updateBanners();
     this.updateToolbar();
     for (const c of this.cards) c.update();
+    this.line?.update();
     this.mod?.update();
     this.updateOverlay();
     this.updatePresence();
@@ -191,6 +226,7 @@ export class RoomView {
       const keys = this.dirtyKeys;
       this.dirtyKeys = new Set();
       for (const c of this.cards) if (c.keys.some((k) => keys.has(k))) c.update();
+      if (this.line?.keys.some((k) => keys.has(k))) this.line.update();
       this.mod?.fieldsChanged(keys);
     });
   }
@@ -241,6 +277,7 @@ export class RoomView {
     if (ctx.status === "stopped") this.showStopped();
     this.updatePresence();
     for (const c of this.cards) c.update();
+    this.line?.update();
     this.mod?.update();
     this.updateToolbar();
   }
@@ -301,7 +338,7 @@ export class RoomView {
       h("h1", { tabindex: "-1" }, stage.title),
       stage.guidance ? h("div", { class: "guidance card" }, ...stage.guidance.split(/\n\s*\n/).map((p) => h("p", null, p))) : null,
     );
-    const fields = stage.fields.filter((f) => f.owner !== "moderator");
+    const fields = stageCards(stage, ctx.room);
     for (const f of fields) this.cards.push(buildCard(ctx, f, stage, readOnly));
     replaceChildren(this.cardsEl, ...this.cards.map((c) => c.el));
     if (!fields.length) this.cardsEl.append(h("p", { class: "muted" }, "Nothing to write in this stage — take it at your own pace."));
@@ -327,7 +364,7 @@ export class RoomView {
       if (room.locked?.[st.id]) parts.push("paused");
       if (i < cur) parts.push("done");
       setText(flags, parts.join(" · "));
-      b.setAttribute("aria-label", `Stage ${i + 1}: ${st.title}${parts.length ? ` (${parts.join(", ")})` : ""}`);
+      b.removeAttribute("aria-label"); // the visible text (number, title, "now · done") is the name
     });
     if (this.stageSelect.value !== shown) this.stageSelect.value = shown;
   }
@@ -339,7 +376,35 @@ export class RoomView {
 
     // Ended
     setHidden(this.endedBox, !room.ended);
-    if (room.ended) setText(this.endedBox, `This conversation ended${dateTime(room.ended) ? ` on ${dateTime(room.ended)}` : ""}. Everything you wrote stays here to read until the room expires.`);
+    if (room.ended)
+      setText(
+        this.endedBox,
+        `This conversation ended${dateTime(room.ended) ? ` on ${dateTime(room.ended)}` : ""}. What you wrote can still be read here until the room is deleted or its links expire.${me === "moderator" ? " Your private notes stay writable." : ""}`,
+      );
+
+    // Paused by a safety answer (self-guided). The other partner learns neither who nor why.
+    const hold = room.hold && !room.ended ? room.hold : null;
+    setHidden(this.holdBox, !hold);
+    if (hold) {
+      const sig = `${hold.since}|${hold.by ?? ""}`;
+      if (this.holdBox.dataset.sig !== sig) {
+        this.holdBox.dataset.sig = sig;
+        const mine = hold.by === me;
+        replaceChildren(
+          this.holdBox,
+          h("h2", null, "The conversation is paused"),
+          mine
+            ? h(
+                "div",
+                { "data-testid": "hold-help" },
+                h("p", null, "You said you do not feel safe taking part today. That matters more than this conversation, and nothing here goes on until you change that answer. Your partner sees only that the conversation is paused, not who paused it or why."),
+                h("p", null, "If you are in danger, call your local emergency number. If you are afraid of your partner, a domestic abuse helpline in your country can talk it through with you in confidence. A couples or individual therapist can help you decide whether and how to have this conversation."),
+                h("p", { class: "muted small" }, "You can change your answer in the first stage, end the conversation, or delete this room."),
+              )
+            : h("p", null, "Nothing can be written for now. You can come back to it another time, end the conversation, or delete this room."),
+        );
+      }
+    }
 
     // Break request (the therapist's alert is in the panel; partners see that it was sent)
     const req = room.breakRequest;
@@ -469,26 +534,33 @@ export class RoomView {
     setHidden(this.breakBtn, !showBreak);
     if (!showBreak) setHidden(this.breakForm, true);
     this.breakBtn.disabled = !connected;
-    // End (self: either partner)
+    // End and delete (self: either partner)
     setHidden(this.endBtn, !(partner && room.mode === "self" && live));
     this.endBtn.disabled = !connected;
+    setHidden(this.deleteBtn, !(partner && room.mode === "self" && ctx.status !== "stopped"));
+    this.deleteBtn.disabled = !connected;
   }
 
   private buildBreakForm(): HTMLFormElement {
     const ctx = this.ctx;
     const self = ctx.room.mode === "self";
+    const me = ctx.me.role;
+    const other = isPartner(me) ? ctx.name(otherPartner(me)) : "your partner";
     const reason = h("input", { type: "text", maxlength: 200, placeholder: "e.g. I feel overwhelmed", "data-testid": "break-reason", id: "break-reason" });
     const minutes = h("select", { id: "break-minutes", "data-testid": "break-minutes" }, ...[20, 30, 45, 60, 120].map((m) => h("option", { value: m }, `${m} minutes`)));
+    const share = h("input", { type: "checkbox", id: "break-share", "data-testid": "break-share" });
     const go = h("button", { class: "btn primary", type: "submit", "data-testid": "break-send" }, self ? "Start the break" : "Ask for a break");
     const cancel = h("button", { class: "btn quiet", type: "button" }, "Cancel");
     const form = h(
       "form",
-      { class: "card break-form", hidden: true },
+      { class: "card break-form", hidden: true, "aria-label": "Ask for a break" },
       h("p", null, "Taking a pause when feelings run high is a way of caring for the conversation, not leaving it. Twenty minutes or more helps the body calm down."),
-      h("label", { for: "break-reason" }, "What would you like to say? (optional)"),
+      h("label", { for: "break-reason" }, self ? "Why? (optional, kept to yourself unless you tick below)" : "Why? (optional, for your therapist)"),
       reason,
-      self ? h("label", { for: "break-minutes" }, "For how long?") : null,
-      self ? minutes : null,
+      h("div", { class: "check" }, share, h("label", { for: "break-share" }, `Also show my reason to ${other}`)),
+      h("label", { for: "break-minutes" }, "For how long?"),
+      minutes,
+      self ? h("p", { class: "muted small" }, "Pressed by mistake? You can undo the break in its first minute. After 20 minutes you can both say you are ready to come back.") : null,
       h("div", { class: "row" }, go, cancel),
     );
     cancel.addEventListener("click", () => {
@@ -498,11 +570,10 @@ export class RoomView {
     });
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const ok = self
-        ? await runAct(ctx, go, "break.start", { minutes: Number(minutes.value), reason: reason.value.trim() })
-        : await runAct(ctx, go, "break.request", { reason: reason.value.trim() });
+      const ok = await runAct(ctx, go, "break.request", { minutes: Number(minutes.value), reason: reason.value.trim(), share: share.checked });
       if (ok) {
         reason.value = "";
+        share.checked = false;
         setHidden(form, true);
         if (!self) ctx.toast("Your request was sent to the therapist.");
       }
@@ -528,34 +599,119 @@ export class RoomView {
       if (!this.overlayShown && ctx.me.role === "moderator") {
         replaceChildren(
           this.overlayBody,
-          h("p", { class: "small" }, `The partners cannot write until ${clockTime(br.until)}.`),
+          h("p", { class: "small" }, `${this.breakWho(br)} The partners cannot write until ${clockTime(br.until)}.`),
           br.reason ? h("blockquote", { class: "break-reason small" }, br.reason) : null,
+          br.reason && br.askedBy && !br.shared ? h("p", { class: "muted small" }, "Only you and the one who asked see this reason.") : null,
         );
       } else if (!this.overlayShown) {
-        const who = br.by === ctx.me.role ? "You asked for this pause." : isRole(br.by) ? `${ctx.name(br.by)} called this pause.` : "A pause was called.";
         replaceChildren(
           this.overlayBody,
-          h("p", { class: "break-who" }, who),
+          h("p", { class: "break-who", "data-testid": "break-who" }, this.breakWho(br)),
           br.reason ? h("blockquote", { class: "break-reason" }, br.reason) : null,
           h("p", null, `Back at ${clockTime(br.until)}. Breathe slowly, stretch, drink some water, step outside if you can. Try not to rehearse the argument in your head.`),
           h("p", { class: "muted small" }, "Everything you wrote is saved. Writing opens again when the break ends."),
         );
       }
+      this.updateOverlayActions();
       setHidden(this.overlayEnd, ctx.me.role !== "moderator");
       if (!this.overlayShown) this.announce(`A break has started. Back at ${clockTime(br.until)}.${br.reason ? ` ${br.reason}` : ""}`);
       if (!this.overlayShown && ctx.me.role !== "moderator") {
         this.lastFocus = document.activeElement as HTMLElement | null;
         (document.activeElement as HTMLElement | null)?.blur?.();
+        this.setInert(true);
         this.overlay.focus();
       }
       this.overlayShown = true;
     } else if (this.overlayShown) {
       this.overlayShown = false;
+      this.overlaySig = "";
+      this.setInert(false);
       this.announce("The break is over. Writing is open again.");
       if (this.lastFocus && document.contains(this.lastFocus)) this.lastFocus.focus();
       this.lastFocus = null;
     }
     toggleClass(this.el, "on-break", active && ctx.me.role !== "moderator");
+  }
+
+  /** "Sam asked for this break; Dr. Rivera started it." */
+  private breakWho(br: NonNullable<RoomCtx["room"]["break"]>): string {
+    const me = this.ctx.me.role;
+    const nm = (r: string) => (r === me ? "you" : isRole(r) ? this.ctx.name(r) : "someone");
+    const cap = (t: string) => t.charAt(0).toUpperCase() + t.slice(1);
+    if (br.askedBy && br.askedBy !== br.by) return `${cap(nm(br.askedBy))} asked for this break; ${nm(br.by)} started it.`;
+    return `${cap(nm(br.by))} started this break.`;
+  }
+
+  /** Self-guided: undo (its starter, first minute), ready to come back (after 20 minutes), end the conversation. */
+  private updateOverlayActions(): void {
+    const ctx = this.ctx;
+    const room = ctx.room;
+    const br = room.break;
+    const me = ctx.me.role;
+    if (!br || room.mode !== "self" || !isPartner(me)) {
+      replaceChildren(this.overlayActions);
+      return;
+    }
+    const age = ctx.now() - Date.parse(br.started);
+    const canUndo = br.by === me && age < 60_000;
+    const canBack = age >= 20 * 60_000;
+    const mineBack = !!br.back?.[me];
+    const theirsBack = !!br.back?.[otherPartner(me)];
+    const sig = JSON.stringify([canUndo, canBack, mineBack, theirsBack, ctx.status]);
+    if (sig === this.overlaySig) return;
+    const hadFocus = this.overlay.contains(document.activeElement) && document.activeElement !== this.overlay ? (document.activeElement as HTMLElement).dataset.testid : "";
+    this.overlaySig = sig;
+    const kids: (HTMLElement | string)[] = [];
+    if (canUndo) {
+      const undo = h("button", { class: "btn", type: "button", "data-testid": "break-undo" }, "Undo: I pressed it by mistake");
+      undo.addEventListener("click", () => runAct(ctx, undo, "break.undo"));
+      kids.push(undo);
+    }
+    if (canBack) {
+      const back = h("button", { class: `btn ${mineBack ? "on" : "primary"}`, type: "button", "aria-pressed": String(mineBack), "data-testid": "break-back" }, mineBack ? "✓ I'm ready to come back" : "I'm ready to come back");
+      back.addEventListener("click", () => runAct(ctx, back, "break.back", { ready: !mineBack }));
+      kids.push(back, h("span", { class: "small" }, theirsBack ? `${ctx.name(otherPartner(me))} is ready too.` : "The break ends when you are both ready."));
+    }
+    const end = h("button", { class: "btn quiet", type: "button", "data-testid": "break-end-conversation" }, "End the conversation");
+    end.addEventListener("click", () => this.endConversation(end));
+    kids.push(end);
+    for (const k of kids) if (k instanceof HTMLButtonElement) k.disabled = ctx.status !== "connected";
+    replaceChildren(this.overlayActions, ...kids);
+    if (hadFocus) (this.overlayActions.querySelector(`[data-testid="${hadFocus}"]`) as HTMLElement | null)?.focus();
+    if (hadFocus && !this.overlay.contains(document.activeElement)) this.overlay.focus();
+  }
+
+  private async endConversation(btn: HTMLButtonElement): Promise<void> {
+    if (!window.confirm("End the conversation for both of you? Nothing more can be written; what you wrote can still be read until the room is deleted or its links expire.")) return;
+    await runAct(this.ctx, btn, "session.end");
+  }
+
+  /** While the break dialog is up, the page behind it cannot be reached. */
+  private setInert(on: boolean): void {
+    for (const el of [this.top, this.layout]) {
+      if (on) el.setAttribute("inert", "");
+      else el.removeAttribute("inert");
+    }
+  }
+
+  private trapFocus(e: KeyboardEvent): void {
+    if (e.key !== "Tab" || this.overlay.hidden || this.ctx.me.role === "moderator") return;
+    const items = Array.from(this.overlay.querySelectorAll<HTMLElement>("button:not([disabled]):not([hidden]), [href], input, select, textarea")).filter((x) => x.offsetParent !== null);
+    if (!items.length) {
+      e.preventDefault();
+      this.overlay.focus();
+      return;
+    }
+    const first = items[0];
+    const last = items[items.length - 1];
+    const at = document.activeElement;
+    if (e.shiftKey && (at === first || at === this.overlay)) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && at === last) {
+      e.preventDefault();
+      first.focus();
+    }
   }
 
   private showStopped(): void {
