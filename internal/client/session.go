@@ -164,7 +164,7 @@ func (s *session) handle(raw []byte, now time.Time) (serverFrame, bool) {
 	case "room":
 		s.onRoom(f.Room, f.Sig, false, now)
 	case "members":
-		s.members = f.Members
+		s.members = applyMembers(s.members, f)
 	case "error":
 		s.onError(f, now)
 	case "ok":

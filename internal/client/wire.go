@@ -22,8 +22,12 @@ type serverFrame struct {
 	Fields  map[string]FieldSnapshot `json:"fields"` // welcome (with text), heads (without)
 	Room    json.RawMessage          `json:"room"`
 	Members json.RawMessage          `json:"members"`
-	Code    string                   `json:"code"`
-	Message string                   `json:"message"`
+	// A "members" frame without Members is a diff of the list (applyMembers).
+	Joined  []json.RawMessage `json:"joined"`
+	Changed []json.RawMessage `json:"changed"`
+	Left    []string          `json:"left"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
 	// Sig is a field checkpoint signature (reset, ack, updates) or a room
 	// checkpoint signature (room); RoomSig is the welcome's room one.
 	Sig     string `json:"sig"`
@@ -57,6 +61,49 @@ func decodeFrame(raw []byte) (serverFrame, error) {
 		return serverFrame{}, fmt.Errorf("%w: no type", errBadFrame)
 	}
 	return f, nil
+}
+
+// applyMembers returns the member list after a "members" frame: the whole
+// list when it carries one, else cur with the diff applied (joined and
+// changed members replace the entry with their id, left ones go).
+func applyMembers(cur json.RawMessage, f serverFrame) json.RawMessage {
+	if f.Members != nil {
+		return f.Members
+	}
+	var list []json.RawMessage
+	_ = json.Unmarshal(cur, &list)
+	idOf := func(m json.RawMessage) string {
+		var v struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(m, &v)
+		return v.ID
+	}
+	gone := make(map[string]bool, len(f.Left))
+	for _, id := range f.Left {
+		gone[id] = true
+	}
+	out := make([]json.RawMessage, 0, len(list)+len(f.Joined))
+	at := map[string]int{}
+	for _, m := range list {
+		if id := idOf(m); !gone[id] {
+			at[id] = len(out)
+			out = append(out, m)
+		}
+	}
+	for _, m := range append(append([]json.RawMessage(nil), f.Joined...), f.Changed...) {
+		if i, ok := at[idOf(m)]; ok {
+			out[i] = m
+		} else {
+			at[idOf(m)] = len(out)
+			out = append(out, m)
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return cur
+	}
+	return b
 }
 
 // Me is the receiving participant, as the welcome names it.

@@ -88,10 +88,7 @@ func TestUpdatesAndPresenceCrossNodes(t *testing.T) {
 	b, _ := dial(t, n2, r.ID, r.Tokens["partner_b"])
 
 	// A sees B join although B is on the other node.
-	next(t, a, func(f frame) bool {
-		ms, _ := f.m["members"].([]any)
-		return f.t() == "members" && len(ms) == 2
-	})
+	next(t, a, membersWith("partner_b"))
 	// Presence crosses nodes.
 	send(t, a, map[string]any{"t": "presence", "field": "wins", "sel": []int{0, 0}})
 	next(t, b, func(f frame) bool {
@@ -119,10 +116,7 @@ func TestUpdatesAndPresenceCrossNodes(t *testing.T) {
 	}
 	// When A leaves, B sees it.
 	a.Close()
-	next(t, b, func(f frame) bool {
-		ms, _ := f.m["members"].([]any)
-		return f.t() == "members" && len(ms) == 1
-	})
+	next(t, b, membersLeft(1))
 }
 
 func TestOriginRefused(t *testing.T) {

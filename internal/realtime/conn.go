@@ -55,6 +55,8 @@ type conn struct {
 	dropped     int
 	lastLimited time.Time
 	presence    presence
+
+	membersSynced bool // the room sent this socket a whole member list (guarded by rh.members.flush)
 }
 
 func newConnID() string {

@@ -18,7 +18,7 @@ type presence struct {
 	last    time.Time
 	timer   *time.Timer
 	stopped bool
-	pub     sync.Mutex // held while publishing
+	pub     sync.Mutex // held while the room publishes this record
 }
 
 func (t *presence) stop() {
@@ -74,22 +74,11 @@ func (c *conn) flushPresence() {
 	}
 }
 
-// publishPresence stores the record and tells every node. Presence is
-// best effort: a lost move is corrected by the next one.
+// publishPresence hands the move to the room, which stores and publishes
+// the moves of its sockets together (fanout.go). Presence is best effort:
+// a lost move is corrected by the next one.
 func (c *conn) publishPresence() {
-	t := &c.presence
-	t.pub.Lock()
-	defer t.pub.Unlock()
-	t.mu.Lock()
-	stopped := t.stopped
-	t.mu.Unlock()
-	if stopped {
-		return // the member left; writing now would bring back a ghost
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	m := mustJSON(t.record())
-	_ = c.h.st.PublishPresence(ctx, c.p.Room, c.id, m, encodeBus(busHeader{Kind: kindPresence}, m))
+	c.rh.presenceQueued(c)
 }
 
 // presenceInterval is how often a room hub refreshes the Seen time of its

@@ -28,6 +28,7 @@ type roomHub struct {
 	stop       chan struct{} // closed when the last local member leaves
 	refs       int           // guarded by h.mu
 	subscribed bool          // the node's subscriber holds the channel for this hub
+	heads      heads         // cached field heads for the push path (heads.go)
 
 	qmu  sync.Mutex
 	q    [][]byte
@@ -37,6 +38,9 @@ type roomHub struct {
 	hmu          sync.Mutex
 	headsRunning bool // a heads goroutine is retrying
 	headsAgain   bool // another resubscription came while it ran
+
+	members  memberSync   // coalesced member lists (fanout.go)
+	presence roomPresence // coalesced cursor moves of local sockets (fanout.go)
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -131,9 +135,10 @@ func (rh *roomHub) dispatch(p []byte) {
 		rh.h.log.Error("dropping a bus message", "room", rh.id, "err", err)
 		return
 	}
-	conns, st := rh.snapshot()
+	conns, _ := rh.snapshot()
 	switch hd.Kind {
 	case kindUpdates:
+		rh.heads.observe(body) // keep the push path's cached heads current
 		for _, c := range conns {
 			if hasRole(hd.Aud, c.p.Role) {
 				c.deliver(body)
@@ -143,27 +148,11 @@ func (rh *roomHub) dispatch(p []byte) {
 		rh.deliverState(conns, body)
 	case kindMembers:
 		// Joins and leaves on different nodes publish in any order, so the
-		// notice carries no list: the current one is read when it arrives,
-		// and the last notice always shows the truth.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		all, err := rh.h.st.Presence(ctx, rh.id)
-		cancel()
-		if err != nil {
-			rh.h.log.Warn("reading members failed", "room", rh.id, "err", err)
-			return
-		}
-		ms := liveMembers(all, time.Now())
-		perRole(conns, func(role string) []byte {
-			return protocol.Encode(protocol.Members{T: protocol.TMembers, Members: filterMembers(rh.tpl, st, role, ms)})
-		})
+		// notice carries no list: the current one is read when the
+		// coalesced flush runs, and the last flush always shows the truth.
+		rh.membersChanged()
 	case kindPresence:
-		var m protocol.Member
-		if json.Unmarshal(body, &m) != nil {
-			return
-		}
-		perRole(conns, func(role string) []byte {
-			return protocol.Encode(protocol.Presence{T: protocol.TPresOut, Member: filterMembers(rh.tpl, st, role, []protocol.Member{m})[0]})
-		})
+		rh.deliverPresence(conns, body)
 	case kindDeleted:
 		for _, c := range conns {
 			c.kill(protocol.CloseRoomDeleted, "the room was deleted")
@@ -213,7 +202,7 @@ func (rh *roomHub) deliverState(conns []*conn, body []byte) {
 	var ev room.Event
 	_ = json.Unmarshal(bs.Event, &ev)
 	perRole(conns, func(role string) []byte {
-		msg := protocol.Room{T: protocol.TRoom, Room: mustJSON(room.View(rh.tpl, s, room.Role(role)))}
+		msg := rh.roomFrame(s, role, nil)
 		if !ev.Private || role == string(room.Moderator) {
 			msg.Event = bs.Event
 		}
@@ -309,7 +298,7 @@ func (rh *roomHub) sendHeads() error {
 	})
 	// State messages may have been lost too: send the current one.
 	perRole(conns, func(role string) []byte {
-		return protocol.Encode(protocol.Room{T: protocol.TRoom, Room: mustJSON(room.View(rh.tpl, s, room.Role(role)))})
+		return protocol.Encode(rh.roomFrame(s, role, nil))
 	})
 	return nil
 }

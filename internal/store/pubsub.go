@@ -123,6 +123,32 @@ func (s *Store) PublishPresence(ctx context.Context, id, member string, rec, pay
 	return nil
 }
 
+// PublishPresenceBatch stores several members' records and publishes
+// payload, in one round trip: a room's coalesced cursor moves.
+func (s *Store) PublishPresenceBatch(ctx context.Context, id string, recs map[string][]byte, payload []byte) error {
+	k := keys{id}
+	args := make([]any, 0, 2*len(recs))
+	for m, r := range recs {
+		args = append(args, m, r)
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if len(args) > 0 {
+			p.HSet(ctx, k.presence(), args...)
+			p.PExpire(ctx, k.presence(), s.opt.TTL)
+		}
+		if s.opt.Sharded {
+			p.SPublish(ctx, k.channel(), payload)
+		} else {
+			p.Publish(ctx, k.channel(), payload)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: publish presence: %w", err)
+	}
+	return nil
+}
+
 // RemovePresence drops a member.
 func (s *Store) RemovePresence(ctx context.Context, id, member string) error {
 	if err := s.rdb.HDel(ctx, keys{id}.presence(), member).Err(); err != nil {

@@ -236,13 +236,19 @@ export interface OkMsg {
   t: "ok";
   re: string;
 }
+/** The whole list (members), or a diff of the list last sent (room/members.ts). */
 export interface MembersMsg {
   t: "members";
-  members: Member[];
+  members?: Member[];
+  joined?: Member[];
+  changed?: Member[];
+  left?: string[];
 }
+/** One member's move (member), or several coalesced (members). */
 export interface PresenceMsg {
   t: "presence";
-  member: Member;
+  member?: Member;
+  members?: Member[];
 }
 export interface ErrorMsg {
   t: "error";

@@ -12,6 +12,7 @@ import type { ErrorMsg, FieldDef, FieldSnapshot, Me, Member, Role, RoomState, Se
 import { PARTNERS, textKeys } from "../types";
 import { canWrite, DEFAULT_NAMES, fieldOfKey, keyWriters, seatName, Verdict } from "../perm";
 import { RoomView } from "./view";
+import { applyMembers, movedMembers } from "./members";
 import { forgetToken } from "../token";
 
 export interface EditorHandle {
@@ -204,17 +205,18 @@ export class RoomApp implements RoomCtx {
         break;
       }
       case "members":
-        this.members = msg.members ?? [];
+        this.members = applyMembers(this.members, msg);
         this.rememberNames();
         this.refreshCursors();
         this.view?.roomChanged(); // names may have become known
         break;
       case "presence": {
-        const m = msg.member;
-        const i = this.members.findIndex((x) => x.id === m.id);
-        if (i >= 0) this.members[i] = { ...this.members[i], ...m };
-        else this.members.push(m);
-        if (m.name) this.seenNames[m.role] = m.name;
+        for (const m of movedMembers(msg)) {
+          const i = this.members.findIndex((x) => x.id === m.id);
+          if (i >= 0) this.members[i] = { ...this.members[i], ...m };
+          else this.members.push(m);
+          if (m.name) this.seenNames[m.role] = m.name;
+        }
         this.refreshCursors();
         this.view?.updatePresence();
         break;
