@@ -527,9 +527,12 @@ func (c *change) fieldOf(kinds ...templates.Kind) (*templates.Field, *templates.
 }
 
 func (c *change) valueSet() error {
-	f, st, err := c.fieldOf(templates.KindScale, templates.KindChoice)
+	f, st, err := c.fieldOf(templates.KindScale, templates.KindChoice, templates.KindCheckins, templates.KindMilestones)
 	if err != nil {
 		return err
+	}
+	if f.Kind.IsPlanList() {
+		return c.planSet(f, st) // checkins.go
 	}
 	if err := c.field(f, st, floorApplies, f.Owner); err != nil {
 		return err

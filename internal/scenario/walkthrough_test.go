@@ -434,9 +434,11 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	// plan: the moderator writes into a shared field too.
 	s.stage("plan")
 	s.signAgreement("plan_steps")
-	s.write(mod, "checkins", "Sunday 12 May, 8 pm")
-	s.write(a, "checkins", "; Sunday 19 May, 8 pm")
-	s.write(b, "milestones", "One month 🎉")
+	act(t, mod, map[string]any{"act": "value.set", "field": "checkins", "value": []map[string]any{{"at": time.Now().Add(72 * time.Hour).Format(time.RFC3339)}}})
+	act(t, b, map[string]any{"act": "value.set", "field": "milestones", "value": []map[string]any{{"title": "One month 🎉"}}})
+	s.waitAll("plan lists", func(st room.State) bool {
+		return len(room.Checkins(st, "checkins")) == 1 && len(room.Milestones(st, "milestones")) == 1
+	})
 
 	// attune: each one's needs (by role), rituals signed by both.
 	s.stage("attune")

@@ -262,6 +262,8 @@ func (v *validator) field(stage string, f *Field) {
 	}
 	switch f.Kind {
 	case KindText, KindScale, KindChoice, KindAgreement, KindMirror, KindReveal, KindQuestions:
+	case KindCheckins, KindMilestones:
+		v.planList(stage, f)
 	default:
 		v.addf(stage, f.ID, "unknown kind %q", f.Kind)
 		return
