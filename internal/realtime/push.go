@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"repairroom/internal/changeset"
 	"repairroom/internal/protocol"
@@ -255,7 +256,7 @@ func (c *conn) commitOf(key string, h store.Head, s room.State, ups []changeset.
 		if err != nil {
 			return store.Push{}, "", protocol.Errorf(protocol.CodeBadChanges, "update %d: %v", i, err)
 		}
-		b := mustJSON(store.Entry{ClientID: u.ClientID, Changes: canon, By: c.p.Role, At: now})
+		b := appendEntry(make([]byte, 0, len(canon)+len(u.ClientID)+64), u.ClientID, canon, c.p.Role, now)
 		entries[i], raws[i] = b, b
 	}
 	if n := changeset.UTF16Len(text); n > c.h.cfg.Limits.MaxFieldUnits {
@@ -273,6 +274,23 @@ func (c *conn) commitOf(key string, h store.Head, s room.State, ups []changeset.
 		Base: h.Base, SinceBytes: h.SinceBytes, Text: text, Inserted: inserted,
 		Entries: entries, Publish: encodeBus(busHeader{Kind: kindUpdates, Aud: aud}, frame),
 	}, text, nil
+}
+
+// appendEntry writes the store.Entry JSON for one update. Unlike
+// json.Marshal it keeps the canonical changes byte for byte (no HTML
+// escaping of "<", ">", "&"), as the client's toJSON wrote them.
+func appendEntry(b []byte, clientID string, changes []byte, by string, at int64) []byte {
+	id, _ := json.Marshal(clientID) // a string: cannot fail
+	role, _ := json.Marshal(by)
+	b = append(b, `{"clientID":`...)
+	b = append(b, id...)
+	b = append(b, `,"changes":`...)
+	b = append(b, changes...)
+	b = append(b, `,"by":`...)
+	b = append(b, role...)
+	b = append(b, `,"at":`...)
+	b = strconv.AppendInt(b, at, 10)
+	return append(b, '}')
 }
 
 // rollback moves key to a new epoch after a client proved Redis went back
