@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"repairroom/internal/checkpoint"
 	"repairroom/internal/limits"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
@@ -27,6 +28,10 @@ type Config struct {
 	WriteWait    time.Duration // deadline of one write
 	ShutdownWait time.Duration // how long Shutdown waits for sockets to drain
 	Observer     Observer      // told what happens, for metrics; nil: NopObserver
+	// Checkpoints signs what clients are told the server holds, and checks
+	// what they present to restore (restore.go); nil: nothing is signed
+	// and every restore is refused.
+	Checkpoints *checkpoint.Signer
 }
 
 // DefaultConfig is what the server runs with unless told otherwise.
@@ -65,6 +70,7 @@ var ErrShuttingDown = errors.New("realtime: server is shutting down")
 // Hub holds this node's rooms and connections.
 type Hub struct {
 	st      *store.Store
+	ps      pushStore // the push path's store: st, or a test's wrapper (push.go)
 	log     *slog.Logger
 	cfg     Config
 	now     func() time.Time

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"repairroom/internal/auth"
+	"repairroom/internal/checkpoint"
 	"repairroom/internal/httpapi"
 	"repairroom/internal/realtime"
 	"repairroom/internal/store"
@@ -88,6 +89,11 @@ func Start(t testing.TB, rdb redis.UniversalClient, o Options) *Node {
 	n := &Node{Log: &SyncBuffer{}, done: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(n.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	n.Store = store.New(rdb, sopt)
+	if o.Realtime.Checkpoints == nil {
+		if o.Realtime.Checkpoints, err = checkpoint.New(Secret); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n.Hub = realtime.New(n.Store, log, o.Realtime, o.Now)
 	if o.CreatePerMin == 0 {
 		o.CreatePerMin = 1000

@@ -1,0 +1,179 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"repairroom/internal/changeset"
+	"repairroom/internal/checkpoint"
+	"repairroom/internal/protocol"
+	"repairroom/internal/room"
+	"repairroom/internal/store"
+)
+
+// Signed checkpoints and restores (docs/protocol.md, "Checkpoints").
+//
+// Every text a client is told the server holds (welcome, reset, updates,
+// ack) carries a signature over (room, field, epoch, version, sha256 of
+// the text there); every room state a client gets carries one over (room,
+// role, rev, sha256 of the view). A client keeps the latest of each. When
+// Redis comes back older than what it acknowledged, or empty, the client
+// presents them in a "restore" and the server, after checking the
+// signature against the text it is shown, puts them back under a new
+// epoch. Nothing the server did not acknowledge can be restored: the MAC
+// covers the text's hash, and only the server holds the key.
+
+// signField signs key's text at (epoch, version); "" when the hub has no
+// signer (checkpoints off).
+func (h *Hub) signField(roomID, key, epoch string, version int64, text string) string {
+	if h.cfg.Checkpoints == nil {
+		return ""
+	}
+	return h.cfg.Checkpoints.SignField(checkpoint.Field{Room: roomID, Field: key, Epoch: epoch, Version: version, Text: checkpoint.HashText(text)})
+}
+
+// signRoom signs the view of the room state role receives; view is the
+// JSON sent, at rev.
+func (h *Hub) signRoom(roomID, role string, rev int64, view []byte) string {
+	if h.cfg.Checkpoints == nil {
+		return ""
+	}
+	return h.cfg.Checkpoints.SignRoom(checkpoint.Room{Room: roomID, Role: role, Rev: rev, State: checkpoint.HashOf(view)})
+}
+
+// roomFrame is the room message role receives for state s: its view and
+// the view's signature.
+func (rh *roomHub) roomFrame(s room.State, role string, event json.RawMessage) protocol.Room {
+	v := mustJSON(room.View(rh.tpl, s, room.Role(role)))
+	return protocol.Room{T: protocol.TRoom, Room: v, Event: event, Sig: rh.h.signRoom(rh.id, role, s.Rev, v)}
+}
+
+// canonicalState re-encodes a presented room view the way the server
+// encodes views, so that a client that parsed and re-serialised it (a
+// browser) presents the same hash.
+func canonicalState(b []byte) (room.State, []byte, error) {
+	var s room.State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, nil, fmt.Errorf("decoding the presented state: %w", err)
+	}
+	return s, mustJSON(s), nil
+}
+
+// lostError is what a socket is told when the room's data is gone from
+// the store without a delete: not "deleted", but "present what you hold".
+func lostError() *protocol.Error {
+	return protocol.Errorf(protocol.CodeRoomLost, "the room's data is being restored: present your checkpoints (restore), then send again")
+}
+
+func badCheckpoint() *protocol.Error {
+	return protocol.Errorf(protocol.CodeBadCheckpoint, "this checkpoint was not signed by the server for this text: nothing was restored")
+}
+
+// restore handles a client's "restore": a room-state checkpoint or a
+// field checkpoint.
+func (c *conn) restore(ctx context.Context, m protocol.In) error {
+	if c.h.cfg.Checkpoints == nil {
+		return protocol.Errorf(protocol.CodeUnavailable, "this server does not sign checkpoints: nothing was restored")
+	}
+	if m.Room != nil {
+		return c.restoreRoom(ctx, m)
+	}
+	return c.restoreField(ctx, m)
+}
+
+// restoreField verifies a field checkpoint and, when it is newer than what
+// the store holds, puts it back under a new epoch; every reader (this
+// socket included) then gets a reset to it.
+func (c *conn) restoreField(ctx context.Context, m protocol.In) error {
+	key, tpl, role := *m.Field, c.p.Template, room.Role(c.p.Role)
+	if !tplHasKey(tpl, key) {
+		return protocol.Errorf(protocol.CodeUnknownField, "there is no text %q", key)
+	}
+	text, version := *m.Text, *m.Version
+	ck := checkpoint.Field{Room: c.p.Room, Field: key, Epoch: m.Epoch, Version: version, Text: checkpoint.HashText(text)}
+	if err := c.h.cfg.Checkpoints.VerifyField(ck, m.Sig); err != nil {
+		c.h.log.Warn("refused a checkpoint", "room", c.p.Room, "field", key, "role", c.p.Role, "err", err)
+		return badCheckpoint()
+	}
+	if n := changeset.UTF16Len(text); n > c.h.cfg.Limits.MaxFieldUnits {
+		return protocol.Errorf(protocol.CodeTooLarge, "the checkpoint holds %d characters; at most %d fit", n, c.h.cfg.Limits.MaxFieldUnits)
+	}
+	b, rev, err := c.h.st.State(ctx, c.p.Room)
+	if err != nil {
+		return err
+	}
+	s, err := decodeState(b, rev)
+	if err != nil {
+		return err
+	}
+	if !room.CanRead(tpl, s, role, key) {
+		if moderatorOwned(tpl, key) {
+			return protocol.Errorf(protocol.CodeUnknownField, "there is no text %q", key)
+		}
+		return protocol.Errorf(protocol.CodeForbidden, "you cannot read this field")
+	}
+	epoch := store.NewEpoch()
+	frame := protocol.Encode(protocol.Reset{T: protocol.TReset, Field: key, RestoredFrom: m.Epoch, FieldSnapshot: protocol.FieldSnapshot{
+		Epoch: epoch, Version: version, Text: text, Sig: c.h.signField(c.p.Room, key, epoch, version, text)}})
+	aud := audience(room.Readers(tpl, s, key))
+	res, err := c.h.st.RestoreField(ctx, c.p.Room, key, version, text, epoch, encodeBus(busHeader{Kind: kindUpdates, Aud: aud}, frame))
+	if err != nil {
+		return err
+	}
+	if res.Status != store.RestoreOK {
+		return protocol.Errorf(protocol.CodeStaleCheckpoint, "the server holds version %d of this text, as new as the checkpoint (%d) or newer: nothing was restored", res.Version, version)
+	}
+	c.rh.heads.drop(key) // the cached head is of the old epoch
+	c.h.log.Info("restored a field from a checkpoint", "room", c.p.Room, "field", key, "role", c.p.Role, "version", version, "epoch", epoch)
+	c.enqueue(protocol.Encode(protocol.Reply{T: protocol.TOK, Re: m.ID}))
+	return nil
+}
+
+// restoreRoom verifies a room-state checkpoint and recreates the room's
+// meta from it when the room was lost. Only the presenting seat's own view
+// is accepted (so the role in the MAC is the socket's), and the view of a
+// partner lacks what only others may read: the moderator's view is the
+// whole state. Text fields come back by their own checkpoints.
+func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
+	rc := m.Room
+	if rc.Role != c.p.Role {
+		return protocol.Errorf(protocol.CodeBadCheckpoint, "a seat may only present its own view of the room")
+	}
+	s, canon, err := canonicalState(rc.State)
+	if err != nil {
+		return badCheckpoint()
+	}
+	ck := checkpoint.Room{Room: c.p.Room, Role: rc.Role, Rev: s.Rev, State: checkpoint.HashOf(canon)}
+	if err := c.h.cfg.Checkpoints.VerifyRoom(ck, rc.Sig); err != nil {
+		c.h.log.Warn("refused a room checkpoint", "room", c.p.Room, "role", c.p.Role, "err", err)
+		return badCheckpoint()
+	}
+	if s.Template != c.p.Template.ID {
+		return badCheckpoint()
+	}
+	stored := s
+	stored.Rev = 0 // the rev lives beside the state in the meta
+	payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: mustJSON(s)}))
+	ok, err := c.h.st.RestoreRoom(ctx, c.p.Room, s.Template, string(s.Mode), s.Started, mustJSON(stored), s.Rev, c.p.Gen, mustJSON(s.Names), payload)
+	if err != nil {
+		return err
+	}
+	if ok {
+		c.h.log.Info("restored a lost room from a checkpoint", "room", c.p.Room, "role", c.p.Role, "rev", s.Rev)
+	}
+	c.enqueue(protocol.Encode(protocol.Reply{T: protocol.TOK, Re: m.ID}))
+	return nil
+}
+
+func audience(readers []room.Role) []string {
+	aud := make([]string, len(readers))
+	for i, r := range readers {
+		aud[i] = string(r)
+	}
+	return aud
+}
+
+// isLost reports whether err says the room's data was lost (not deleted).
+func isLost(err error) bool { return errors.Is(err, store.ErrRoomLost) }

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Restoring what Redis lost. A client that holds a signed checkpoint (a
+// field's text at an epoch and version the server acknowledged, or the
+// room state at a rev) presents it after Redis went back or was wiped; the
+// caller has verified the signature, and these scripts put the data back.
+//
+// Invariants they keep:
+//   - A restored field always gets a new epoch, and keeps the checkpoint's
+//     version: versions of a field only grow across restores, so "higher
+//     version wins" is meaningful across epochs, and no (epoch, version)
+//     ever names two texts.
+//   - A checkpoint at or below the field's version is refused (stale),
+//     under any epoch: what the store holds is as new or newer.
+//   - A deleted room (tombstone) is never brought back.
+
+// Restore outcomes.
+const (
+	RestoreOK    = "ok"    // put back under the new epoch
+	RestoreStale = "stale" // the store holds this version or a newer one: nothing written
+)
+
+// RestoreResult says what RestoreField did. Epoch and Version are the
+// field's after the call.
+type RestoreResult struct {
+	Status  string
+	Epoch   string
+	Version int64
+}
+
+// RestoreField puts back field's text at version (a verified checkpoint
+// taken under epoch) under newEpoch, if the store holds an older version
+// than that (or no field at all), and publishes payload (the reset every
+// reader must take) in the same script. The log starts over at version;
+// older snapshots stay in the history. It returns ErrNoRoom for a deleted
+// room and ErrRoomLost for a room whose meta is gone (restore the room
+// state first).
+func (s *Store) RestoreField(ctx context.Context, id, field string, version int64, text, newEpoch string, payload []byte) (RestoreResult, error) {
+	k := keys{id}
+	res, err := restoreFieldScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.field(field), k.log(field)},
+		version, text, newEpoch, s.ttlms(), time.Now().UnixMilli(), s.pubcmd(), k.channel(), payload).Slice()
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("store: restore %s: %w", field, err)
+	}
+	if len(res) != 3 {
+		return RestoreResult{}, fmt.Errorf("store: restore %s: unexpected reply %v", field, res)
+	}
+	st, _ := res[0].(string)
+	e, _ := res[1].(string)
+	v, _ := res[2].(int64)
+	switch st {
+	case "gone":
+		return RestoreResult{}, ErrNoRoom
+	case "lost":
+		return RestoreResult{}, ErrRoomLost
+	}
+	return RestoreResult{Status: st, Epoch: e, Version: v}, nil
+}
+
+// RestoreRoom recreates the meta of a lost room from a verified state
+// checkpoint: template, mode and names as the state holds them, the state
+// itself at rev, and link generation gen (the restoring socket's token's,
+// so every link that worked before works again and no revoked one comes
+// back). Fields are not created here: the next read creates them empty
+// under new epochs, and field checkpoints restore them. It reports false
+// when the room already has its meta (someone restored it first, or it
+// was never lost), and returns ErrNoRoom for a deleted room. payload (the
+// state notice) is published when the room was restored.
+func (s *Store) RestoreRoom(ctx context.Context, id, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte) (bool, error) {
+	k := keys{id}
+	n, err := restoreRoomScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb()},
+		tpl, mode, created.UTC().Format(time.RFC3339), state, rev, gen, names, s.ttlms(), s.pubcmd(), k.channel(), payload).Int()
+	if err != nil {
+		return false, fmt.Errorf("store: restore room: %w", err)
+	}
+	if n < 0 {
+		return false, ErrNoRoom
+	}
+	return n == 1, nil
+}
+
+// restoreField: KEYS meta, tombstone, field, log. ARGV version, text, new
+// epoch, ttlms, now (ms), pubcmd, channel, payload. Replies {status, epoch,
+// version}: 'ok' with the new epoch, 'stale' with the field's, or 'gone'
+// / 'lost' for a room without meta. The room's byte counter loses the old
+// snapshot and log and gains the restored text.
+var restoreFieldScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {'gone', '', 0} end
+  return {'lost', '', 0}
+end
+local v = tonumber(ARGV[1])
+local f = redis.call('HMGET', KEYS[3], 'epoch', 'version', 'text', 'lb')
+if f[1] and tonumber(f[2]) >= v then return {'stale', f[1], tonumber(f[2])} end
+local delta = #ARGV[2] - #(f[3] or '') - tonumber(f[4] or 0)
+redis.call('DEL', KEYS[4])
+redis.call('HSET', KEYS[3], 'epoch', ARGV[3], 'version', v, 'base', v, 'text', ARGV[2], 'sat', ARGV[5], 'sb', 0, 'lb', 0)
+redis.call('HINCRBY', KEYS[1], 'bytes', delta)
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call(ARGV[6], ARGV[7], ARGV[8])
+return {'ok', ARGV[3], v}
+`)
+
+// restoreRoom: KEYS meta, tombstone. ARGV tpl, mode, created, state, rev,
+// gen, names, ttlms, pubcmd, channel, payload. Replies 1 restored, 0 the
+// meta exists, -1 deleted.
+var restoreRoomScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+redis.call(ARGV[9], ARGV[10], ARGV[11])
+return 1
+`)
