@@ -138,8 +138,11 @@ export async function startServer() {
   return { base, port, stop, log };
 }
 
+/** The Chromium to drive: CHROMIUM or PLAYWRIGHT_CHROMIUM_PATH, else Debian's. */
+export const CHROMIUM_PATH = process.env.CHROMIUM || process.env.PLAYWRIGHT_CHROMIUM_PATH || "/usr/bin/chromium";
+
 export async function launchBrowser() {
-  return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
 /** POST /api/rooms; returns { id, links: {partner_a, partner_b, moderator?} } with absolute URLs. */
