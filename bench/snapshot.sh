@@ -28,4 +28,8 @@ for a in "$@"; do
   esac
 done
 cd "$snap"
-go run ./bench/loadgen -source "commit $short (exported; load generator from the working tree's bench/)" "${args[@]}"
+# One server binary per commit, reused by later runs.
+bin=${TMPDIR:-/tmp}/rr-server-$short
+[ -x "$bin" ] || go build -o "$bin" ./server
+go build -o "$snap/loadgen" ./bench/loadgen
+LOADGEN_CMD_PREFIX="bench/snapshot.sh $short --" "$snap/loadgen" -server-bin "$bin" -source "commit $short (exported; load generator from the working tree's bench/)" "${args[@]}"

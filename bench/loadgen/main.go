@@ -174,7 +174,7 @@ func main() {
 	}
 	cfg.SlowDelayMs = ms(int64(cfg.SlowDelay))
 	cfg.DurationS = cfg.Duration.Seconds()
-	cfg.Command = "go run ./bench/loadgen " + strings.Join(os.Args[1:], " ")
+	cfg.Command = commandLine(os.Args[1:])
 	if err := cfg.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
@@ -196,6 +196,33 @@ func main() {
 	if res != nil && !res.Converged {
 		os.Exit(3)
 	}
+}
+
+// commandLine is how to repeat this run from the repository root, without
+// this machine's paths: bench/snapshot.sh passes the server binary and the
+// source, and names itself in LOADGEN_CMD_PREFIX.
+func commandLine(args []string) string {
+	prefix := "go run ./bench/loadgen"
+	if p := os.Getenv("LOADGEN_CMD_PREFIX"); p != "" {
+		prefix = p
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name := strings.TrimLeft(a, "-")
+		switch {
+		case name == "server-bin" || name == "source":
+			i++ // and its value
+			continue
+		case strings.HasPrefix(name, "server-bin=") || strings.HasPrefix(name, "source="):
+			continue
+		}
+		if j := strings.Index(a, "/bench/"); j > 0 && strings.HasPrefix(a, "/") {
+			a = a[j+1:]
+		}
+		out = append(out, a)
+	}
+	return strings.TrimSpace(prefix + " " + strings.Join(out, " "))
 }
 
 // check keeps a run bounded: a load generator must stop by itself and not
@@ -355,6 +382,8 @@ func run(cfg config, source string) (*result, error) {
 	if cfg.JoinUpdates > 0 {
 		err := lg.joinTest(ctx, res)
 		lg.closeClients()
+		res.Clients = len(lg.clients)
+		res.Converged = err == nil && len(res.JoinErrors) == 0
 		return res, err
 	}
 	rss0 := lg.sampleProcs()
@@ -1031,7 +1060,7 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "keystrokes in window %d, lost %d, disconnects (each would be a reconnect) %d\n", r.TypedInWindow, r.Lost, r.Disconnects)
 	fmt.Fprintf(w, "keystroke → other sockets:      %s\n", r.TypedAll)
 	fmt.Fprintf(w, "socket open → synced:           %s\n", r.Connect)
-	if r.SlowAck.N > 0 {
+	if c.SlowSeat != "" {
 		fmt.Fprintf(w, "push → ack behind the proxy:    %s\n", r.SlowAck)
 	}
 	fmt.Fprintf(w, "push → ack:                     %s\n", r.Ack)
