@@ -74,7 +74,15 @@ return out
 // ceiling, 16 history bytes ceiling, 17 seat, 18 units inserted, 19 seat
 // units per minute, 20 current minute, 21... entries.
 // Replies {status, version, epoch, base, bytes of log after base}.
+//
+// The retention TTL is refreshed only when it has run down by a tenth (at
+// most an hour): each PEXPIRE is ~60 bytes of AOF, more than a keystroke.
 var pushScript = redis.NewScript(`
+local ttl = tonumber(ARGV[4])
+local slack = math.min(3600000, math.floor(ttl / 10))
+local function touch(k)
+  if redis.call('PTTL', k) < ttl - slack then redis.call('PEXPIRE', k, ttl) end
+end
 local m = redis.call('HMGET', KEYS[1], 'rev', 'bytes')
 if not m[1] then return {'gone', 0, '', 0, 0} end
 if m[1] ~= ARGV[1] then return {'rev', 0, '', 0, 0} end
@@ -154,14 +162,14 @@ if rec then
   redis.call('RPUSH', KEYS[4], rec)
   if hpop > 0 then redis.call('LTRIM', KEYS[4], hpop, -1) end
   redis.call('HSET', KEYS[2], 'hb', hb + #rec - hpopped)
-  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+  touch(KEYS[4])
 end
 if delta ~= 0 then redis.call('HINCRBY', KEYS[1], 'bytes', delta) end
 if ins > 0 then
   redis.call('HSET', KEYS[5], ARGV[17], ARGV[20] .. ' ' .. (used + ins))
-  redis.call('PEXPIRE', KEYS[5], 120000)
+  if redis.call('PTTL', KEYS[5]) < 60000 then redis.call('PEXPIRE', KEYS[5], 120000) end
 end
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+for i = 1, 3 do touch(KEYS[i]) end
 redis.call(ARGV[5], ARGV[6], ARGV[7])
 return {'ok', nv, f[1], nbase, nsb}
 `)
