@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"repairroom/internal/auth"
+	"repairroom/internal/checkpoint"
 	"repairroom/internal/httpapi"
 	"repairroom/internal/metrics"
 	"repairroom/internal/realtime"
@@ -85,6 +86,11 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	rcfg := realtime.DefaultConfig()
 	rcfg.Limits = cfg.Limits
 	rcfg.Observer = met
+	// Checkpoints are signed with the same SECRET as invite links (under a
+	// derived key), so every node verifies what any node signed.
+	if rcfg.Checkpoints, err = checkpoint.New(secret); err != nil {
+		return nil, err
+	}
 	s.hub = realtime.New(st, log, rcfg, nil)
 	s.app = httpapi.New(httpapi.Deps{
 		Store: st, Hub: s.hub, Templates: tpls, Signer: signer, Log: log, Web: web.Dist(),
