@@ -13,6 +13,7 @@ import (
 	"repairroom/internal/checkpoint"
 	"repairroom/internal/httpapi"
 	"repairroom/internal/metrics"
+	"repairroom/internal/practice"
 	"repairroom/internal/realtime"
 	"repairroom/internal/store"
 	"repairroom/internal/templates"
@@ -96,6 +97,7 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 		Store: st, Hub: s.hub, Templates: tpls, Signer: signer, Log: log, Web: web.Dist(),
 		AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies,
 		Limits: cfg.Limits, Metrics: met.Handler(), Counters: met,
+		Practice: practice.New(s.rdb, practice.Options{}),
 	})
 	return s, nil
 }

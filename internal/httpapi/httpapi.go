@@ -23,6 +23,7 @@ import (
 
 	"repairroom/internal/auth"
 	"repairroom/internal/limits"
+	"repairroom/internal/practice"
 	"repairroom/internal/realtime"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
@@ -54,6 +55,8 @@ type Deps struct {
 	Metrics http.Handler
 	// Counters, when set, is told about rooms and refusals of this layer.
 	Counters Counters
+	// Practice, when set, serves therapists' practices (practice.go).
+	Practice *practice.Store
 	Now      func() time.Time
 }
 
@@ -123,6 +126,7 @@ func New(d Deps) *fiber.App {
 			}
 		},
 	}))
+	a.mountPractice(app)
 	a.mountWeb(app)
 	return app
 }
