@@ -504,6 +504,9 @@ func run(cfg config, source string) (*result, error) {
 	if keys > 0 {
 		if cfg.Mode == "proc" {
 			res.ServerCPUmsPerKey = 1000 * nodeCPU / keys
+			if res.Pushes > 0 {
+				res.ServerCPUmsPerPush = 1000 * nodeCPU / float64(res.Pushes)
+			}
 		}
 		if len(lg.redis) > 0 {
 			res.RedisCPUmsPerKey = 1000 * redisCPU / keys
@@ -1011,6 +1014,7 @@ type result struct {
 
 	LoadgenCPUPct       float64       `json:"loadgen_cpu_pct_of_one_core"`
 	ServerCPUmsPerKey   float64       `json:"server_cpu_ms_per_keystroke,omitempty"`
+	ServerCPUmsPerPush  float64       `json:"server_cpu_ms_per_push,omitempty"` // pushes carry several keystrokes when acks are slow
 	RedisCPUmsPerKey    float64       `json:"redis_cpu_ms_per_keystroke,omitempty"`
 	RedisCmdUsPerKey    float64       `json:"redis_commandstats_usec_per_keystroke,omitempty"` // every command, those inside scripts counted twice
 	RedisScriptUsPerKey float64       `json:"redis_script_usec_per_keystroke,omitempty"`       // EVAL/EVALSHA/FCALL, with what they call
@@ -1075,6 +1079,7 @@ func (r *result) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprintf(w, "server CPU per push %.3f ms (%.1f keystrokes per push)\n", r.ServerCPUmsPerPush, float64(r.PushedUpdates)/max(1, float64(r.Pushes)))
 	fmt.Fprintf(w, "per keystroke: server CPU %.3f ms, Redis CPU %.3f ms (commandstats: scripts %.1f µs; all commands %.1f µs in %.2f calls, counting commands inside scripts twice), AOF %.0f bytes; load generator %.0f%% of a core\n",
 		r.ServerCPUmsPerKey, r.RedisCPUmsPerKey, r.RedisScriptUsPerKey, r.RedisCmdUsPerKey, r.RedisCallsPerKey, r.AOFBytesPerKey, r.LoadgenCPUPct)
 	for _, cc := range r.RedisTopCommands {
