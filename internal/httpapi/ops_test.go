@@ -10,6 +10,8 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"repairroom/internal/limits"
+	"repairroom/internal/realtime"
 	"repairroom/internal/redistest"
 	"repairroom/internal/testnode"
 )
@@ -200,5 +202,25 @@ func TestAccessLogHasTheRealStatus(t *testing.T) {
 	}
 	if !strings.Contains(logs, "path=/healthz status=200") {
 		t.Errorf("200 not logged:\n%s", logs)
+	}
+}
+
+// The welcome tells the client the limits the node runs with, so no client
+// copies a number.
+func TestWelcomeCarriesLimits(t *testing.T) {
+	rdb := redistest.Client(t)
+	l := limits.Default()
+	l.MaxFieldUnits = 40000
+	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{Limits: l}})
+	r := n.CreateRoom(t, "checkin", "self")
+	_, welcome := dial(t, n, r.ID, r.Tokens["partner_a"])
+	var got struct {
+		Limits limits.Client `json:"limits"`
+	}
+	if err := json.Unmarshal(welcome.raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Limits != l.ForClient() {
+		t.Fatalf("welcome limits %+v, want %+v", got.Limits, l.ForClient())
 	}
 }

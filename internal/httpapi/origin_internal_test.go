@@ -69,3 +69,22 @@ func TestSelfOriginTrustsOnlyConfiguredProxies(t *testing.T) {
 		})
 	}
 }
+
+// canonOrigin reads the Origin header of anyone on the internet: it must
+// never panic, and what it accepts is a plain origin that canonicalises to
+// itself.
+func FuzzCanonOrigin(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8080", "https://a.example", "http://[::1]:1", "null", "http://u@h", "ht!tp://x", "http://h:99999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := canonOrigin(s)
+		if !ok {
+			return
+		}
+		again, ok2 := canonOrigin(got)
+		if !ok2 || again != got {
+			t.Fatalf("canonOrigin(%q) = %q, which canonicalises to %q %t", s, got, again, ok2)
+		}
+	})
+}

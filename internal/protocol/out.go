@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+
+	"repairroom/internal/limits"
 )
 
 // Server message types.
@@ -63,6 +65,9 @@ type Welcome struct {
 	Members  []Member                 `json:"members"`
 	// RoomSig signs Room as this role sees it (a room-state checkpoint).
 	RoomSig string `json:"roomSig,omitempty"`
+	// Limits are the server's limits a client must stay within; clients
+	// read them here instead of copying numbers.
+	Limits limits.Client `json:"limits"`
 }
 
 // Updates carries accepted updates; update i moved the field from version

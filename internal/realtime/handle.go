@@ -59,7 +59,7 @@ func (c *conn) replyErr(re string, err error) {
 	case errors.Is(err, store.ErrNoRoom):
 		c.kill(protocol.CloseRoomDeleted, "the room no longer exists")
 		return
-	case isLost(err):
+	case c.isLost(err):
 		pe = lostError()
 	default:
 		c.h.log.Warn("message failed", "room", c.p.Room, "err", err)
@@ -113,6 +113,7 @@ func (c *conn) sendWelcome() (int, error) {
 		RoomSig:  c.h.signRoom(c.p.Room, c.p.Role, s.Rev, view),
 		Template: mustJSON(tpl.ForRole(c.p.Role)),
 		Fields:   map[string]protocol.FieldSnapshot{},
+		Limits:   c.h.cfg.Limits.ForClient(),
 	}
 	for _, k := range keys {
 		if room.CanRead(tpl, s, role, k) {
