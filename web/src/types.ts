@@ -192,6 +192,7 @@ export interface WelcomeMsg {
   template: Template;
   fields: Record<string, FieldSnapshot>;
   members: Member[];
+  limits?: ClientLimits;
 }
 export interface UpdatesMsg {
   t: "updates";
@@ -307,11 +308,34 @@ export const FATAL_CLOSE: Record<number, string> = {
   4004: "This room was deleted.",
 };
 
-/** Protocol limits the client respects before sending. */
+/** The server's limits, sent in welcome (internal/limits, ForClient). */
+export interface ClientLimits {
+  maxMessageBytes: number;
+  maxFieldUnits: number;
+  maxInsertUnits: number;
+  seatInsertPerMinute: number;
+  ratePerSecond: number;
+  presenceEveryMs: number;
+}
+
+/**
+ * Limits the client respects before sending. updatesPerPush is the
+ * protocol's own; fieldChars and insertChars are the server's, replaced by
+ * what each welcome says (useServerLimits): the numbers here only stand
+ * until the first welcome, before which no editor exists.
+ */
 export const LIMITS = {
   updatesPerPush: 100,
   fieldChars: 65536,
+  insertChars: 32768,
 };
+
+/** Takes the limits a welcome carries (an older server sends none). */
+export function useServerLimits(l: ClientLimits | undefined): void {
+  if (!l) return;
+  if (l.maxFieldUnits > 0) LIMITS.fieldChars = l.maxFieldUnits;
+  if (l.maxInsertUnits > 0) LIMITS.insertChars = l.maxInsertUnits;
+}
 
 /** The text keys of a field: reveal fields have one per partner. */
 export function textKeys(f: FieldDef): string[] {

@@ -5,7 +5,6 @@ import { EditorView, keymap, placeholder as placeholderExt, ViewUpdate } from "@
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { remoteCursorField } from "./cursors";
 import { LIMITS } from "../types";
-import { MAX_PUSH_INSERT } from "../sync/fieldsync";
 
 export interface EditorOptions {
   label: string;
@@ -39,7 +38,7 @@ export function editorExtensions(o: EditorOptions): Extension {
       if (!tr.docChanged || tr.annotation(Transaction.remote)) return tr;
       let inserted = 0;
       tr.changes.iterChanges((_a, _b, _c, _d, ins) => (inserted += ins.length));
-      if ((tr.newDoc.length > LIMITS.fieldChars && tr.newDoc.length > tr.startState.doc.length) || inserted > MAX_PUSH_INSERT) {
+      if ((tr.newDoc.length > LIMITS.fieldChars && tr.newDoc.length > tr.startState.doc.length) || inserted > LIMITS.insertChars) {
         queueMicrotask(o.onTooLong);
         return [];
       }

@@ -9,7 +9,7 @@ import { FieldSync } from "../sync/fieldsync";
 import { accessExtension, editorExtensions } from "../editor/setup";
 import { RemoteCursor, setRemoteCursors } from "../editor/cursors";
 import type { ErrorMsg, FieldDef, FieldSnapshot, Me, Member, Role, RoomState, ServerMsg, StageDef, Template } from "../types";
-import { PARTNERS, textKeys } from "../types";
+import { LIMITS, PARTNERS, textKeys, useServerLimits } from "../types";
 import { canWrite, DEFAULT_NAMES, fieldOfKey, keyWriters, seatName, Verdict } from "../perm";
 import { RoomView } from "./view";
 import { applyMembers, movedMembers } from "./members";
@@ -229,6 +229,7 @@ export class RoomApp implements RoomCtx {
 
   private onWelcome(msg: Extract<ServerMsg, { t: "welcome" }>): void {
     const first = !this.view;
+    useServerLimits(msg.limits);
     this.me = msg.me;
     this.template = msg.template;
     this.room = msg.room;
@@ -409,7 +410,8 @@ export class RoomApp implements RoomCtx {
       access: this.compartment(key),
       onLocalChange: () => this.syncs.get(key)?.localChanged(),
       onSelection: (u) => this.onSelection(key, u),
-      onTooLong: () => this.toast("This field is full: it holds at most 65,536 characters, and one paste at most 32,768."),
+      onTooLong: () =>
+        this.toast(`This field is full: it holds at most ${LIMITS.fieldChars.toLocaleString("en")} characters, and one paste at most ${LIMITS.insertChars.toLocaleString("en")}.`),
     });
   }
 

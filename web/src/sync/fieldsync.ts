@@ -22,6 +22,7 @@
 import { ChangeSet, EditorState, Extension, Text, Transaction, TransactionSpec } from "@codemirror/state";
 import { collab, getSyncedVersion, receiveUpdates, sendableUpdates } from "@codemirror/collab";
 import type { ClientMsg, FieldSnapshot, UpdatesMsg, WireUpdate } from "../types";
+import { LIMITS } from "../types";
 import { rebaseOnto } from "./rebase";
 
 /** Where the field's EditorState lives. EditorView satisfies it. */
@@ -64,8 +65,6 @@ export const ECHO_WAIT_MS = 1500;
 export const PULL_RETRY_MS = 4000;
 /** A push with no answer is considered lost after this long. */
 export const PUSH_TIMEOUT_MS = 10000;
-/** Largest inserted text in one push (protocol limit). */
-export const MAX_PUSH_INSERT = 32768;
 
 /** Errors after which we wait, then try the push again. */
 const RETRY_AFTER: Record<string, number> = {
@@ -258,7 +257,7 @@ export class FieldSync {
     let inserted = 0;
     for (const u of all) {
       const n = insertedLength(u.changes);
-      if (batch.length && (batch.length >= 100 || inserted + n > MAX_PUSH_INSERT)) break;
+      if (batch.length && (batch.length >= LIMITS.updatesPerPush || inserted + n > LIMITS.insertChars)) break;
       inserted += n;
       batch.push({ clientID: u.clientID, changes: u.changes.toJSON() });
     }
