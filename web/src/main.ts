@@ -2,6 +2,7 @@
 
 import "./styles.css";
 import { renderStart } from "./start";
+import { renderPractice } from "./practice/page";
 import { RoomApp } from "./room/app";
 import { resolveToken, roomFromPath } from "./token";
 import { h, replaceChildren } from "./dom";
@@ -39,6 +40,10 @@ function main(): void {
   const root = document.getElementById("app") ?? document.body;
   window.__rr = idleHooks;
   const roomID = roomFromPath(location.pathname);
+  if (location.pathname === "/practice") {
+    void renderPractice(root);
+    return;
+  }
   if (!roomID) {
     renderStart(root);
     return;

@@ -102,7 +102,7 @@ export function renderStart(root: HTMLElement): void {
   const page = h(
     "div",
     { class: "start-page" },
-    h("header", { class: "topbar" }, h("span", { class: "brand" }, "Repair Room")),
+    h("header", { class: "topbar" }, h("span", { class: "brand" }, "Repair Room"), h("a", { class: "topbar-link", href: "/practice", "data-testid": "practice-link" }, "Therapists: sign in")),
     h(
       "main",
       { class: "start-main", id: "main" },

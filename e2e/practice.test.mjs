@@ -1,0 +1,163 @@
+// End-to-end tests of a therapist's practice in headless Chromium, with a
+// virtual WebAuthn authenticator (DevTools protocol) standing in for the
+// therapist's device. The page is opened on http://localhost:PORT: a
+// passkey's relying party must be a host name, never an IP address.
+// Run with `node --test e2e/practice.test.mjs` (web/dist must be built).
+
+import { after, before, describe, it as nodeIt } from "node:test";
+import assert from "node:assert/strict";
+import { WAIT, connected, launchBrowser, requireWebDist, startServer } from "./harness.mjs";
+
+requireWebDist();
+
+let server;
+let browser;
+let base;
+let pageErrors = [];
+
+function it(name, fn) {
+  nodeIt(name, { timeout: 120_000 }, async (t) => {
+    pageErrors = [];
+    try {
+      await fn(t);
+      assert.deepEqual(pageErrors, [], "no uncaught exception on any page");
+    } catch (e) {
+      if (e && typeof e === "object" && server) e.message = `${e.message}\n--- server log (last 30 lines) ---\n${server.log(30)}`;
+      throw e;
+    }
+  });
+}
+
+/** A browser context with a virtual platform authenticator (resident keys, user verification). */
+async function therapistContext() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("dialog", (d) => d.accept());
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { context, page, cdp, authenticatorId };
+}
+
+/** A partner opening a link in a fresh context, recording the close codes of the page's sockets. */
+async function partner(url) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  await page.addInitScript(() => {
+    window.__closes = [];
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener("close", (e) => window.__closes.push(e.code));
+      }
+    };
+  });
+  await page.goto(url);
+  return { context, page };
+}
+
+const statusOf = (page, id) => page.getByTestId(`status-${id}`);
+
+/** The link of a seat, from the caseload's "Links" panel. */
+async function linkOf(page, roomID, role) {
+  const input = page.getByTestId(`link-${role}-${roomID}`);
+  if (!(await input.isVisible())) await page.getByTestId(`links-${roomID}`).click();
+  await input.waitFor({ timeout: WAIT });
+  return input.inputValue();
+}
+
+/** Room ids of a couple's sessions, in the caseload's order. */
+async function sessionIDs(page, coupleID) {
+  return page
+    .getByTestId(`couple-${coupleID}`)
+    .locator("li.session")
+    .evaluateAll((els) => els.map((e) => e.dataset.testid.replace(/^session-/, "")));
+}
+
+before(async () => {
+  server = await startServer();
+  base = server.base.replace("127.0.0.1", "localhost");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe("a therapist's practice", () => {
+  it("signs up, out and in with a passkey, keeps a caseload, sees a partner live and replaces a link", async () => {
+    const t = await therapistContext();
+    const { page } = t;
+    try {
+      await page.goto(`${base}/practice`);
+      await page.getByTestId("practice-signup-name").fill("Dr Rivera");
+      await page.getByTestId("practice-signup").click();
+      const code = await page.getByTestId("recovery-code").textContent({ timeout: WAIT });
+      assert.match(code, /^[A-Z2-7]{4}(-[A-Z2-7]{4}){4}$/, "the recovery code is shown once");
+      await page.getByTestId("recovery-done").click();
+      await page.getByRole("heading", { name: "Dr Rivera: your caseload" }).waitFor({ timeout: WAIT });
+
+      // Sign out, then back in with the same passkey.
+      await page.getByTestId("practice-signout").click();
+      await page.getByTestId("practice-signin").waitFor({ timeout: WAIT });
+      await page.reload();
+      await page.getByTestId("practice-signin").click();
+      await page.getByRole("heading", { name: "Dr Rivera: your caseload" }).waitFor({ timeout: WAIT });
+
+      // A couple, and two sessions for it.
+      await page.getByTestId("couple-label").fill("R & T");
+      await page.locator("#couple-a").fill("Robin");
+      await page.locator("#couple-b").fill("Toni");
+      await page.getByTestId("add-couple").click();
+      const couple = page.locator("section.couple", { hasText: "R & T" });
+      await couple.waitFor({ timeout: WAIT });
+      const coupleID = (await couple.getAttribute("data-testid")).replace(/^couple-/, "");
+      await page.getByTestId(`new-template-${coupleID}`).selectOption("checkin");
+      await page.getByTestId(`new-session-${coupleID}`).click();
+      await page.waitForFunction((c) => document.querySelectorAll(`[data-testid="couple-${c}"] li.session`).length === 1, coupleID, { timeout: WAIT });
+      await page.getByTestId(`new-session-${coupleID}`).click();
+      await page.waitForFunction((c) => document.querySelectorAll(`[data-testid="couple-${c}"] li.session`).length === 2, coupleID, { timeout: WAIT });
+      const [first, second] = await sessionIDs(page, coupleID);
+      await assert.doesNotReject(statusOf(page, first).filter({ hasText: "Not started" }).waitFor({ timeout: WAIT }));
+
+      // The links survive a reload of the caseload (they are minted again).
+      const linkA = await linkOf(page, first, "partner_a");
+      await page.reload();
+      await page.getByRole("heading", { name: "Dr Rivera: your caseload" }).waitFor({ timeout: WAIT });
+      assert.ok((await linkOf(page, first, "partner_a")).startsWith(`${base}/r/${first}#t=`));
+      assert.ok((await linkOf(page, second, "moderator")).startsWith(`${base}/r/${second}#t=`));
+
+      // "Live now" follows a partner joining.
+      const robin = await partner(linkA);
+      await connected(robin.page);
+      await statusOf(page, first).filter({ hasText: "Live now: Robin" }).waitFor({ timeout: WAIT });
+      assert.equal(await statusOf(page, second).textContent(), "Not started");
+
+      // Replacing the links closes the old one at once (4003) and refuses it afterwards.
+      await page.getByTestId(`rotate-${first}`).click();
+      await page.waitForFunction(
+        ([id, old]) => {
+          const el = document.querySelector(`[data-testid="link-partner_a-${id}"]`);
+          return el && el.value !== old;
+        },
+        [first, linkA],
+        { timeout: WAIT },
+      );
+      await robin.page.waitForFunction(() => window.__closes.includes(4003), null, { timeout: WAIT });
+      await robin.page.waitForFunction(() => window.__rr.me()?.status === "stopped" || window.__rr.status() === "offline", null, { timeout: WAIT });
+      const again = await partner(linkA);
+      await again.page.getByText("We could not open this room").waitFor({ timeout: WAIT });
+      const fresh = await partner(await linkOf(page, first, "partner_a"));
+      await connected(fresh.page);
+      for (const p of [robin, again, fresh]) await p.context.close();
+    } finally {
+      await t.context.close();
+    }
+  });
+});
