@@ -127,6 +127,7 @@ func New(d Deps) *fiber.App {
 		},
 	}))
 	a.mountPractice(app)
+	a.mountSummary(app) // summary.go: what a seat takes home
 	a.mountWeb(app)
 	return app
 }

@@ -29,6 +29,7 @@ func (a *api) mountWeb(app *fiber.App) {
 	}
 	app.Get("/", page)
 	app.Get("/r/:id", page)
+	app.Get("/r/:id/summary", page) // the summary page (web/src/summary)
 	app.Get("/assets/*", func(c *fiber.Ctx) error {
 		name := path.Clean(strings.Clone(c.Params("*")))
 		if strings.HasPrefix(name, ".") || strings.Contains(name, "..") {

@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"repairroom/internal/export"
+	"repairroom/internal/room"
+	"repairroom/internal/store"
+)
+
+// What a seat takes home. Every route is authorised by the seat's invite
+// token in the Authorization header (Bearer): the page keeps tokens in the
+// URL fragment, and a query string would put them in logs and histories.
+// Each answer is filtered for the token's role by the export package,
+// which asks the room package (room.View, room.CanRead).
+//
+//	GET /api/rooms/:id/summary        the summary as JSON
+//	GET /api/rooms/:id/summary.md     the same as a Markdown download
+//	GET /api/rooms/:id/calendar.ics   the check-ins as an RFC 5545 calendar
+//
+// The Markdown's times are written in the zone the page names in the
+// X-Time-Zone header (an IANA name such as Europe/Paris), UTC without it.
+func (a *api) mountSummary(app *fiber.App) {
+	app.Get("/api/rooms/:id/summary", a.summaryJSON)
+	app.Get("/api/rooms/:id/summary.md", a.summaryMarkdown)
+	app.Get("/api/rooms/:id/calendar.ics", a.summaryCalendar)
+	app.Get("/api/rooms/:id/timeline", a.timeline)
+}
+
+// loadInput reads the room for the token's seat: state, every text at its
+// head, names and retention. It answers the HTTP error itself (nil input).
+func (a *api) loadInput(c *fiber.Ctx) (*export.Input, error) {
+	id := strings.Clone(c.Params("id"))
+	z, err := a.authorize(c, id, bearer(c))
+	if z == nil {
+		return nil, err
+	}
+	ctx := c.UserContext()
+	keys := room.TextKeys(z.tpl)
+	snap, err := a.Store.Snapshot(ctx, id, keys)
+	if errors.Is(err, store.ErrNoRoom) {
+		return nil, apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
+	}
+	if err != nil {
+		return nil, apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
+	}
+	var st room.State
+	if err := json.Unmarshal(snap.State, &st); err != nil {
+		return nil, fmt.Errorf("summary of %s: decoding the room state: %w", id, err)
+	}
+	in := &export.Input{
+		RoomID: id, Template: z.tpl, State: st, Viewer: room.Role(z.claims.Role), Names: st.Names,
+		Texts: make(map[string]string, len(keys)), Versions: make(map[string]int64, len(keys)),
+	}
+	for k, f := range snap.Fields {
+		in.Texts[k], in.Versions[k] = f.Text, f.Version
+	}
+	if until, err := a.Store.KeptUntil(ctx, id, a.Now()); err == nil {
+		in.KeptUntil = until.UTC()
+	}
+	return in, nil
+}
+
+func (a *api) summaryJSON(c *fiber.Ctx) error {
+	in, err := a.loadInput(c)
+	if in == nil {
+		return err
+	}
+	return c.JSON(export.Build(*in))
+}
+
+// downloadName is a file name for the room's downloads: the template and
+// the session's date, nothing personal.
+func downloadName(in *export.Input, ext string) string {
+	return fmt.Sprintf("repair-room-%s-%s.%s", in.Template.ID, in.State.Started.UTC().Format("2006-01-02"), ext)
+}
+
+func (a *api) summaryMarkdown(c *fiber.Ctx) error {
+	in, err := a.loadInput(c)
+	if in == nil {
+		return err
+	}
+	loc := time.UTC
+	if tz := c.Get("X-Time-Zone"); tz != "" && len(tz) < 64 {
+		if l, err := time.LoadLocation(tz); err == nil {
+			loc = l
+		}
+	}
+	c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+downloadName(in, "md")+`"`)
+	return c.Send(export.Markdown(export.Build(*in), loc))
+}
+
+func (a *api) summaryCalendar(c *fiber.Ctx) error {
+	in, err := a.loadInput(c)
+	if in == nil {
+		return err
+	}
+	cal, err := export.Calendar(export.Build(*in), a.Now())
+	if err != nil {
+		return fmt.Errorf("calendar of %s: %w", in.RoomID, err)
+	}
+	c.Set(fiber.HeaderContentType, "text/calendar; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+downloadName(in, "ics")+`"`)
+	return c.SendString(cal)
+}
