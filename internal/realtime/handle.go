@@ -104,6 +104,9 @@ func (c *conn) sendWelcome() (int, error) {
 		return 1011, err
 	}
 	c.rh.noteState(s)
+	for k, hd := range snap.Heads {
+		c.rh.heads.put(k, hd) // the first push needs no read of its own
+	}
 	role := room.Role(c.p.Role)
 	view := mustJSON(room.View(tpl, s, role))
 	w := protocol.Welcome{
