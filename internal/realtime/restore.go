@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"repairroom/internal/changeset"
 	"repairroom/internal/checkpoint"
@@ -156,7 +157,7 @@ func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	stored := s
 	stored.Rev = 0 // the rev lives beside the state in the meta
 	payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: mustJSON(s)}))
-	ok, err := c.h.st.RestoreRoom(ctx, c.p.Room, s.Template, string(s.Mode), s.Started, mustJSON(stored), s.Rev, c.p.Gen, mustJSON(s.Names), payload)
+	ok, err := c.h.st.RestoreRoom(ctx, c.p.Room, c.p.Role, s.Template, string(s.Mode), s.Started, mustJSON(stored), s.Rev, c.p.Gen, mustJSON(s.Names), payload)
 	if err != nil {
 		return err
 	}
@@ -176,4 +177,26 @@ func audience(readers []room.Role) []string {
 }
 
 // isLost reports whether err says the room's data was lost (not deleted).
-func isLost(err error) bool { return errors.Is(err, store.ErrRoomLost) }
+// Every socket of the room, on every node, is then told (announceLost):
+// idle ones too, which would otherwise never learn it and never present
+// the checkpoints only they may hold (a private field's only reader).
+func (c *conn) isLost(err error) bool {
+	if !errors.Is(err, store.ErrRoomLost) {
+		return false
+	}
+	c.announceLost()
+	return true
+}
+
+// announceLost publishes the room_lost notice to every seat of the room.
+// It costs one publish per refused message; clients present what they
+// hold at most every half second however many notices come.
+func (c *conn) announceLost() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	frame := protocol.ErrorFrame("", lostError())
+	aud := []string{string(room.PartnerA), string(room.PartnerB), string(room.Moderator)}
+	if err := c.h.st.Publish(ctx, c.p.Room, encodeBus(busHeader{Kind: kindUpdates, Aud: aud}, frame)); err != nil {
+		c.h.log.Warn("announcing a lost room failed", "room", c.p.Room, "err", err)
+	}
+}

@@ -74,10 +74,15 @@ func (s *Store) RestoreField(ctx context.Context, id, field string, version int6
 // when the room already has its meta (someone restored it first, or it
 // was never lost), and returns ErrNoRoom for a deleted room. payload (the
 // state notice) is published when the room was restored.
-func (s *Store) RestoreRoom(ctx context.Context, id, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte) (bool, error) {
+//
+// role is whose view state is. A partner's view lacks what only the
+// moderator may read, so a room restored from one is marked, and the
+// moderator's view at the same rev or a later one replaces it (nothing
+// was decided since that the moderator's view lacks).
+func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte) (bool, error) {
 	k := keys{id}
 	n, err := restoreRoomScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb()},
-		tpl, mode, created.UTC().Format(time.RFC3339), state, rev, gen, names, s.ttlms(), s.pubcmd(), k.channel(), payload).Int()
+		tpl, mode, created.UTC().Format(time.RFC3339), state, rev, gen, names, s.ttlms(), s.pubcmd(), k.channel(), payload, role).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: restore room: %w", err)
 	}
@@ -111,12 +116,20 @@ return {'ok', ARGV[3], v}
 `)
 
 // restoreRoom: KEYS meta, tombstone. ARGV tpl, mode, created, state, rev,
-// gen, names, ttlms, pubcmd, channel, payload. Replies 1 restored, 0 the
-// meta exists, -1 deleted.
+// gen, names, ttlms, pubcmd, channel, payload, role. Replies 1 restored,
+// 0 the meta exists, -1 deleted.
 var restoreRoomScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local m = redis.call('HMGET', KEYS[1], 'restoredBy', 'rev')
+  if m[1] and m[1] ~= 'moderator' and ARGV[12] == 'moderator' and tonumber(m[2]) <= tonumber(ARGV[5]) then
+    redis.call('HSET', KEYS[1], 'state', ARGV[4], 'rev', ARGV[5], 'restoredBy', 'moderator')
+    redis.call(ARGV[9], ARGV[10], ARGV[11])
+    return 1
+  end
+  return 0
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0)
+redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0, 'restoredBy', ARGV[12])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call(ARGV[9], ARGV[10], ARGV[11])
 return 1
