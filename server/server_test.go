@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"repairroom/internal/limits"
 )
@@ -70,6 +72,26 @@ func TestEmbeddedServerDrainsOnSIGTERM(t *testing.T) {
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, b, err := ws.ReadMessage(); err != nil || !strings.Contains(string(b), `"welcome"`) {
 		t.Fatalf("welcome: %s %v", b, err)
+	}
+
+	// The node's metrics, as Prometheus scrapes them.
+	mresp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(mresp.Body)
+	mresp.Body.Close()
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	if f := fams["repairroom_rooms_created_total"]; f == nil || f.GetMetric()[0].GetCounter().GetValue() != 1 {
+		t.Errorf("rooms created: %v", f)
+	}
+	for _, name := range []string{"repairroom_redis_seconds", "repairroom_sockets", "go_goroutines"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
