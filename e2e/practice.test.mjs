@@ -161,3 +161,70 @@ describe("a therapist's practice", () => {
     }
   });
 });
+
+describe("continuity", () => {
+  it("starts session 2 from session 1 with the agreements both signed carried, read-only, and asked about in the check-in", async () => {
+    const t = await therapistContext();
+    const { page } = t;
+    const people = [];
+    try {
+      await page.goto(`${base}/practice`);
+      await page.getByTestId("practice-signup-name").fill("Dr Okafor");
+      await page.getByTestId("practice-signup").click();
+      await page.getByTestId("recovery-done").click({ timeout: WAIT });
+      await page.getByTestId("couple-label").fill("S & J");
+      await page.locator("#couple-a").fill("Sam");
+      await page.locator("#couple-b").fill("Jo");
+      await page.getByTestId("add-couple").click();
+      const couple = page.locator("section.couple", { hasText: "S & J" });
+      await couple.waitFor({ timeout: WAIT });
+      const coupleID = (await couple.getAttribute("data-testid")).replace(/^couple-/, "");
+      await page.getByTestId(`new-template-${coupleID}`).selectOption("betrayal");
+      await page.getByTestId(`new-session-${coupleID}`).click();
+      await page.waitForFunction((c) => document.querySelectorAll(`[data-testid="couple-${c}"] li.session`).length === 1, coupleID, { timeout: WAIT });
+      const [first] = await sessionIDs(page, coupleID);
+
+      // Session 1: both partners write the ground rules and sign them.
+      const key = "ground_rules";
+      const words = "We speak one at a time.";
+      const a = await partner(await linkOf(page, first, "partner_a"));
+      const b = await partner(await linkOf(page, first, "partner_b"));
+      people.push(a, b);
+      await connected(a.page);
+      await connected(b.page);
+      await a.page.locator(`[data-testid="field-${key}"] .cm-content`).click();
+      await a.page.keyboard.type(words);
+      await a.page.waitForFunction(() => window.__rr.unsent() === 0, null, { timeout: WAIT });
+      await b.page.waitForFunction(([k, w]) => window.__rr.text(k) === w, [key, words], { timeout: WAIT });
+      await a.page.getByTestId(`sign-${key}`).click();
+      await b.page.getByTestId(`sign-${key}`).click();
+      await a.page.waitForFunction((k) => document.querySelectorAll(`[data-testid="signs-${k}"] .sign.signed`).length === 2, key, { timeout: WAIT });
+
+      // Session 2, a check-in, started from session 1 ("carry over" is ticked by default).
+      await page.getByTestId(`new-template-${coupleID}`).selectOption("checkin");
+      assert.equal(await page.getByTestId(`carry-${coupleID}`).isChecked(), true);
+      await page.getByTestId(`new-session-${coupleID}`).click();
+      await page.waitForFunction((c) => document.querySelectorAll(`[data-testid="couple-${c}"] li.session`).length === 2, coupleID, { timeout: WAIT });
+      const [, second] = await sessionIDs(page, coupleID);
+      await page.getByTestId(`session-${second}`).getByText("carried over").waitFor({ timeout: WAIT });
+
+      const a2 = await partner(await linkOf(page, second, "partner_a"));
+      people.push(a2);
+      await connected(a2.page);
+      const block = a2.page.getByTestId("carried");
+      await block.getByText("What we agreed last time").waitFor({ timeout: WAIT });
+      const item = block.getByTestId(`carried-${key}`);
+      await item.getByText(words).waitFor({ timeout: WAIT });
+      const signed = await item.getByText(/^Signed by /).textContent();
+      assert.match(signed, /Sam \(.+\) and Jo \(.+\)|Jo \(.+\) and Sam \(.+\)/, "who signed, and when");
+      await item.getByText("How did this go since last time?").waitFor({ timeout: WAIT });
+      // Read-only: the carried words are not an editor.
+      assert.equal(await block.locator(".cm-content, textarea, input").count(), 0);
+      const st = await a2.page.evaluate(() => window.__rr.state());
+      assert.equal(st.carried.from, first);
+    } finally {
+      for (const p of people) await p.context.close();
+      await t.context.close();
+    }
+  });
+});

@@ -13,6 +13,7 @@ import (
 	"repairroom/internal/protocol"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
+	"repairroom/internal/templates"
 )
 
 // The caseload: couples, their sessions (rooms) and what the therapist
@@ -63,17 +64,58 @@ type sessionView struct {
 	From          string        `json:"from,omitempty"`
 	Status        string        `json:"status"`
 	Present       []presentView `json:"present"`
+	// NextCheckin is the earliest check-in of the room's plan still ahead
+	// (RFC 3339 with the couple's offset), read from the room each time.
+	NextCheckin string `json:"nextCheckin,omitempty"`
 }
 
 type coupleView struct {
 	practice.Couple
-	Sessions []sessionView `json:"sessions"`
+	Sessions    []sessionView `json:"sessions"`
+	NextCheckin string        `json:"nextCheckin,omitempty"` // the earliest of its sessions'
+}
+
+// nextCheckin is the earliest check-in after now in the room's plan fields.
+func nextCheckin(tpl *templates.Template, st room.State, now time.Time) string {
+	var best time.Time
+	out := ""
+	for _, stage := range tpl.Stages {
+		for _, f := range stage.Fields {
+			if f.Kind != templates.KindCheckins {
+				continue
+			}
+			for _, c := range room.Checkins(st, f.ID) {
+				at, err := time.Parse(time.RFC3339, c.At)
+				if err != nil || !at.After(now) || (!best.IsZero() && !at.Before(best)) {
+					continue
+				}
+				best, out = at, c.At
+			}
+		}
+	}
+	return out
+}
+
+// earlier picks the earlier of two RFC 3339 stamps ("" is no stamp).
+func earlier(a, b string) string {
+	ta, ea := time.Parse(time.RFC3339, a)
+	tb, eb := time.Parse(time.RFC3339, b)
+	switch {
+	case ea != nil:
+		return b
+	case eb != nil:
+		return a
+	case tb.Before(ta):
+		return b
+	}
+	return a
 }
 
 // roomStatus reads a room's status from its state and presence in Redis.
 func (a *api) roomStatus(ctx context.Context, p string, r practice.Room) (sessionView, error) {
 	v := sessionView{ID: r.ID, Couple: r.Couple, Template: r.Template, Mode: r.Mode, Created: r.Created, From: r.From, Present: []presentView{}}
-	if tpl, ok := a.Templates.Get(r.Template); ok {
+	tpl, ok := a.Templates.Get(r.Template)
+	if ok {
 		v.TemplateTitle = tpl.Title
 	}
 	meta, err := a.Store.Meta(ctx, r.ID)
@@ -93,6 +135,9 @@ func (a *api) roomStatus(ctx context.Context, p string, r practice.Room) (sessio
 		return v, err
 	}
 	now := a.Now()
+	if tpl != nil {
+		v.NextCheckin = nextCheckin(tpl, st, now)
+	}
 	seen := map[string]bool{}
 	for _, rec := range all {
 		var m protocol.Member
@@ -152,6 +197,9 @@ func (a *api) caseload(c *fiber.Ctx) error {
 		cv := coupleView{Couple: cp, Sessions: byCouple[cp.ID]}
 		if cv.Sessions == nil {
 			cv.Sessions = []sessionView{}
+		}
+		for _, s := range cv.Sessions {
+			cv.NextCheckin = earlier(cv.NextCheckin, s.NextCheckin)
 		}
 		out = append(out, cv)
 	}

@@ -297,7 +297,7 @@ func TestPracticeSeesOnlyItsOwn(t *testing.T) {
 	_, one, _ := n.newPractice(t, "Dr One")
 	_, two, _ := n.newPractice(t, "Dr Two")
 	coupleOne, roomOne, _ := n.addCoupleAndSession(t, one, "Couple of one")
-	n.addCoupleAndSession(t, two, "Couple of two")
+	coupleTwo, _, _ := n.addCoupleAndSession(t, two, "Couple of two")
 
 	var cl caseloadResp
 	if st := n.call(t, "GET", "/api/practice/caseload", two, "", &cl); st != http.StatusOK {
@@ -324,6 +324,10 @@ func TestPracticeSeesOnlyItsOwn(t *testing.T) {
 				t.Fatalf("practice two on practice one's data: %d, want 404", st)
 			}
 		})
+	}
+	// Nor can practice two carry practice one's agreements into its room.
+	if st := n.call(t, "POST", "/api/practice/couples/"+coupleTwo+"/sessions", two, `{"template":"checkin","mode":"guided","from":"`+roomOne+`"}`, nil); st != http.StatusBadRequest {
+		t.Fatalf("carrying from another practice's room: %d, want 400", st)
 	}
 	if _, err := n.store.Meta(t.Context(), roomOne); err != nil {
 		t.Fatalf("practice one's room after practice two's attempts: %v", err)

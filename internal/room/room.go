@@ -102,6 +102,13 @@ type State struct {
 
 	Started time.Time  `json:"started"`
 	Ended   *time.Time `json:"ended,omitempty"`
+
+	// Carried is what a couple agreed in an earlier session, set once at
+	// creation by the therapist's practice and never changed by Apply:
+	// agreements both signed and the plan, shown read-only as "what we
+	// agreed last time". Its shape belongs to httpapi (practice_carry.go);
+	// it held only what both partners could read in the earlier room.
+	Carried json.RawMessage `json:"carried,omitempty"`
 }
 
 // Mark is a sign-off or a mirror confirmation, made against one version of
@@ -208,6 +215,7 @@ func (s State) Clone() State {
 	c.Names = maps.Clone(s.Names)
 	c.Answered = maps.Clone(s.Answered)
 	c.Alerts = maps.Clone(s.Alerts)
+	c.Carried = slices.Clone(s.Carried)
 	if s.Hold != nil {
 		h := *s.Hold
 		c.Hold = &h

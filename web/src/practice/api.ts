@@ -24,6 +24,8 @@ export interface Couple {
   names?: Record<string, string>;
   created: string;
   sessions: Session[];
+  /** The earliest check-in still ahead in the plans of its sessions. */
+  nextCheckin?: string;
 }
 
 export interface Caseload {

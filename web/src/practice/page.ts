@@ -325,6 +325,7 @@ class CaseloadView {
       "section",
       { class: "card couple", "data-testid": `couple-${c.id}`, "aria-label": c.label },
       h("div", { class: "couple-head" }, h("h2", null, c.label, names ? h("span", { class: "muted small" }, ` — ${names}`) : null), del),
+      c.nextCheckin ? h("p", { class: "next-checkin", "data-testid": `next-checkin-${c.id}` }, `Next check-in: ${dateTime(c.nextCheckin)}`) : null,
       c.sessions.length ? sessions : h("p", { class: "muted small" }, "No sessions yet."),
       form,
     );

@@ -11,6 +11,7 @@ import { buildCard, buildPrivateLine, Card, runAct } from "./fields";
 import { assignRoles, canSteer, fieldOfKey, isPartner, onBreak, otherPartner, privateLine, stageCards } from "../perm";
 import { clockTime, dateTime, describeRemaining, formatCountdown, plural } from "../format";
 import { ModPanel } from "./modpanel";
+import { carriedBlock } from "../practice/carried";
 
 export class RoomView {
   private el: HTMLElement;
@@ -157,7 +158,7 @@ export class RoomView {
     }
     this.toolbar = h("div", { class: "toolbar" }, toolsLink, this.breakBtn, this.lineBtn, this.readyBtn, this.readyNote, h("span", { class: "spacer" }), this.endBtn, this.deleteBtn);
 
-    this.main = h("main", { class: "stage-main", id: "main" }, this.banners, this.stageHead, this.toolbar, this.breakForm, linePanel, this.cardsEl);
+    this.main = h("main", { class: "stage-main", id: "main" }, this.banners, carriedBlock(ctx.room), this.stageHead, this.toolbar, this.breakForm, linePanel, this.cardsEl);
 
     const layout = h("div", { class: `layout ${me.role === "moderator" ? "with-panel" : ""}` }, sidebar, this.main);
     this.layout = layout;
