@@ -23,6 +23,8 @@ import (
 //	GET /api/rooms/:id/summary        the summary as JSON
 //	GET /api/rooms/:id/summary.md     the same as a Markdown download
 //	GET /api/rooms/:id/calendar.ics   the check-ins as an RFC 5545 calendar
+//	GET /api/rooms/:id/timeline       the session moment by moment (summary_timeline.go)
+//	GET /api/rooms/:id/retention      until when the room is kept
 //
 // The Markdown's times are written in the zone the page names in the
 // X-Time-Zone header (an IANA name such as Europe/Paris), UTC without it.
@@ -31,6 +33,23 @@ func (a *api) mountSummary(app *fiber.App) {
 	app.Get("/api/rooms/:id/summary.md", a.summaryMarkdown)
 	app.Get("/api/rooms/:id/calendar.ics", a.summaryCalendar)
 	app.Get("/api/rooms/:id/timeline", a.timeline)
+	app.Get("/api/rooms/:id/retention", a.retention)
+}
+
+// retention answers {keptUntil}: when the room's data expires unless
+// something is written before (every write keeps it for the retention
+// period again), for the "kept until" line of the room page.
+func (a *api) retention(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	z, err := a.authorize(c, id, bearer(c))
+	if z == nil {
+		return err
+	}
+	until, err := a.Store.KeptUntil(c.UserContext(), id, a.Now())
+	if err != nil {
+		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
+	}
+	return c.JSON(fiber.Map{"keptUntil": until.UTC()})
 }
 
 // loadInput reads the room for the token's seat: state, every text at its

@@ -6,6 +6,7 @@ import { renderPractice } from "./practice/page";
 import { RoomApp } from "./room/app";
 import { resolveToken, roomFromPath } from "./token";
 import { h, replaceChildren } from "./dom";
+import { showSummaryPage, summaryRoomFromPath } from "./summary/route";
 
 type Hooks = ReturnType<RoomApp["hooks"]>;
 
@@ -39,6 +40,8 @@ const idleHooks: Hooks = {
 function main(): void {
   const root = document.getElementById("app") ?? document.body;
   window.__rr = idleHooks;
+  const summaryOf = summaryRoomFromPath(location.pathname);
+  if (summaryOf) return void showSummaryPage(root, summaryOf, sessionStore()); // summary/route.ts
   const roomID = roomFromPath(location.pathname);
   if (location.pathname === "/practice") {
     void renderPractice(root);

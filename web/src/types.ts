@@ -10,7 +10,7 @@ export const PARTNERS: readonly PartnerRole[] = ["partner_a", "partner_b"];
 /** Who may write a field: a seat, both partners, or a template role id (e.g. "hurt"). */
 export type Owner = string;
 
-export type FieldKind = "text" | "scale" | "choice" | "agreement" | "mirror" | "reveal" | "questions";
+export type FieldKind = "text" | "scale" | "choice" | "agreement" | "mirror" | "reveal" | "questions" | "checkins" | "milestones";
 
 export interface Hint {
   phrases: string[];

@@ -9,6 +9,7 @@ import { friendlyError, toneOf } from "./app";
 import { canReadField, isPartner, markCounts, otherPartner, whose, writers } from "../perm";
 import { matchHints } from "../hints";
 import { clockTime } from "../format";
+import { buildPlanCard } from "./checkins";
 
 export interface Card {
   el: HTMLElement;
@@ -660,6 +661,9 @@ export function buildCard(ctx: RoomCtx, field: FieldDef, stage: StageDef, readOn
       return new ValueCard(ctx, field, stage);
     case "questions":
       return new QuestionsCard(ctx, field, stage, readOnlyView);
+    case "checkins":
+    case "milestones":
+      return buildPlanCard(ctx, field, stage); // checkins.ts
     default: {
       const el = h("section", { class: "card field" }, ...fieldHeader(field), h("p", { class: "muted" }, "This kind of field is not supported by this page yet."));
       return { el, keys: [], update() {}, destroy() {} };

@@ -11,6 +11,7 @@ import { buildCard, buildPrivateLine, Card, runAct } from "./fields";
 import { assignRoles, canSteer, fieldOfKey, isPartner, onBreak, otherPartner, privateLine, stageCards } from "../perm";
 import { clockTime, dateTime, describeRemaining, formatCountdown, plural } from "../format";
 import { ModPanel } from "./modpanel";
+import { TakeHome } from "./takehome";
 import { carriedBlock } from "../practice/carried";
 
 export class RoomView {
@@ -51,6 +52,7 @@ export class RoomView {
   private floorBox: HTMLElement;
   private rolesBox: HTMLElement;
   private endedBox: HTMLElement;
+  private takeHome: TakeHome;
   private pastBox: HTMLElement;
   private lockedBox: HTMLElement;
   private requestBox: HTMLElement;
@@ -115,7 +117,8 @@ export class RoomView {
     this.floorBox = h("div", { class: "banner floor", hidden: true, "data-testid": "floor" });
     this.lockedBox = h("div", { class: "banner calm", hidden: true, role: "status", "data-testid": "locked-banner" });
     this.holdBox = h("div", { class: "banner calm hold", hidden: true, role: "status", "data-testid": "hold-banner" });
-    this.banners.append(this.endedBox, this.holdBox, this.requestBox, this.rolesBox, this.pastBox, this.lockedBox, this.floorBox);
+    this.takeHome = new TakeHome(ctx); // takehome.ts: summary link, kept until
+    this.banners.append(this.endedBox, this.takeHome.el, this.holdBox, this.requestBox, this.rolesBox, this.pastBox, this.lockedBox, this.floorBox);
     this.stageHead = h("div", { class: "stage-head" });
     this.cardsEl = h("div", { class: "cards" });
 
@@ -376,6 +379,7 @@ export class RoomView {
     const me = ctx.me.role;
 
     // Ended
+    this.takeHome.update();
     setHidden(this.endedBox, !room.ended);
     if (room.ended)
       setText(
