@@ -185,11 +185,16 @@ func parseClientID(id string) (idx, seq int, ok bool) {
 // dialWelcome opens a socket and reads the welcome: what a browser does
 // before it shows a synced document. It returns the socket, the welcome and
 // how long that took.
-func dialWelcome(ctx context.Context, wsURL, origin string) (*websocket.Conn, serverFrame, time.Duration, error) {
+//
+// addr is the client's made-up address, sent as X-Forwarded-For (the nodes
+// trust loopback as a proxy): one per room, as if each couple and their
+// therapist were at home, so per-address socket limits apply per room and
+// not to the whole load generator.
+func dialWelcome(ctx context.Context, wsURL, origin, addr string) (*websocket.Conn, serverFrame, time.Duration, error) {
 	var f serverFrame
 	t0 := time.Now()
 	d := websocket.Dialer{HandshakeTimeout: 15 * time.Second, ReadBufferSize: 4 << 10, WriteBufferSize: 4 << 10}
-	ws, resp, err := d.DialContext(ctx, wsURL, http.Header{"Origin": {origin}})
+	ws, resp, err := d.DialContext(ctx, wsURL, http.Header{"Origin": {origin}, "X-Forwarded-For": {addr}})
 	if err != nil {
 		if resp != nil {
 			return nil, f, 0, fmt.Errorf("dial: HTTP %d: %w", resp.StatusCode, err)
@@ -214,7 +219,7 @@ func dialWelcome(ctx context.Context, wsURL, origin string) (*websocket.Conn, se
 
 // dial connects and processes the welcome.
 func (c *client) dial(ctx context.Context, wsURL, origin string) error {
-	ws, f, el, err := dialWelcome(ctx, wsURL, origin)
+	ws, f, el, err := dialWelcome(ctx, wsURL, origin, c.room.addr)
 	if err != nil {
 		return err
 	}

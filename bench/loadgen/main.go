@@ -114,6 +114,7 @@ type loadgen struct {
 type roomRun struct {
 	lg      *loadgen
 	id      string
+	addr    string // made-up client address (X-Forwarded-For) of the room's people
 	tokens  map[string]string
 	clients []*client
 }
@@ -619,7 +620,8 @@ func (lg *loadgen) createRoom(n *node, i int) (*roomRun, error) {
 	req, _ := http.NewRequest("POST", n.url+"/api/rooms", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	// One made-up client address per room: see TRUSTED_PROXIES in env.go.
-	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", (i>>16)&255, (i>>8)&255, i&255))
+	addr := fmt.Sprintf("10.%d.%d.%d", (i>>16)&255, (i>>8)&255, i&255)
+	req.Header.Set("X-Forwarded-For", addr)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("create room: %w", err)
@@ -639,7 +641,7 @@ func (lg *loadgen) createRoom(n *node, i int) (*roomRun, error) {
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("create room: %w", err)
 	}
-	r := &roomRun{lg: lg, id: out.ID, tokens: map[string]string{}}
+	r := &roomRun{lg: lg, id: out.ID, addr: addr, tokens: map[string]string{}}
 	for _, l := range out.Links {
 		_, tok, _ := strings.Cut(l.URL, "#t=")
 		r.tokens[l.Role] = tok

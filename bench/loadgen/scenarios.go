@@ -44,7 +44,7 @@ func (lg *loadgen) startAbuse(ctx context.Context) *abuse {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ws, _, _, err := dialWelcome(ctx, url, n.url)
+			ws, _, _, err := dialWelcome(ctx, url, n.url, r.addr)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -214,7 +214,7 @@ func (lg *loadgen) joinTest(ctx context.Context, res *result) error {
 			defer func() { <-sem }()
 			n := lg.nodes[ri%len(lg.nodes)]
 			for j := 0; j < lg.cfg.Joins; j++ {
-				ws, f, el, err := dialWelcome(ctx, wsURL(n.url, r.id, r.tokens[seats[j%len(seats)]]), n.url)
+				ws, f, el, err := dialWelcome(ctx, wsURL(n.url, r.id, r.tokens[seats[j%len(seats)]]), n.url, r.addr)
 				mu.Lock()
 				if err != nil {
 					res.JoinErrors = append(res.JoinErrors, fmt.Sprintf("room %s join %d: %v", r.id, j, err))
