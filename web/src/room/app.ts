@@ -66,6 +66,9 @@ export class RoomApp implements RoomCtx {
   private pendingActs = new Map<string, (r: ActResult) => void>();
   /** push id → text key, to route an `error` about a push to its field. */
   private pushes = new Map<string, string>();
+  /** The latest room state as received (serialised: never mutated) with the server's signature of it. */
+  private roomCk: { state: string; sig: string } | null = null;
+  private lostAt = 0;
   private seq = 0;
   private conn: Connection;
   private view: RoomView | null = null;
@@ -195,9 +198,11 @@ export class RoomApp implements RoomCtx {
         for (const [key, head] of Object.entries(msg.fields ?? {})) this.syncs.get(key)?.heads(head);
         break;
       case "room":
+        if (msg.sig && msg.room && !(this.room && msg.room.rev < this.room.rev)) this.roomCk = { state: JSON.stringify(msg.room), sig: msg.sig };
         this.onRoom(msg.room, msg.fields);
         break;
       case "ok": {
+        for (const s of this.syncs.values()) if (s.restoreReply(msg.re, null)) break;
         const done = this.pendingActs.get(msg.re);
         this.pendingActs.delete(msg.re);
         this.actSentAt.delete(msg.re);
@@ -233,6 +238,7 @@ export class RoomApp implements RoomCtx {
     this.me = msg.me;
     this.template = msg.template;
     this.room = msg.room;
+    this.roomCk = msg.roomSig ? { state: JSON.stringify(msg.room), sig: msg.roomSig } : null;
     this.members = msg.members ?? [];
     this.rememberNames();
     this.pushes.clear();
@@ -286,6 +292,14 @@ export class RoomApp implements RoomCtx {
   }
 
   private onError(msg: ErrorMsg): void {
+    if (msg.re) {
+      for (const s of this.syncs.values()) if (s.restoreReply(msg.re, msg.code)) return;
+    }
+    if (msg.code === "room_lost") {
+      // Redis lost the room's data: present what we hold (docs/protocol.md,
+      // "Checkpoints and restore"). Pushes are retried by their fields.
+      this.presentCheckpoints();
+    }
     if (msg.re) {
       const done = this.pendingActs.get(msg.re);
       if (done) {
@@ -362,6 +376,17 @@ export class RoomApp implements RoomCtx {
   }
 
   // ---- fields ----
+
+  /** After room_lost: our room state first (the server handles our messages in order), then each field's checkpoint. */
+  private presentCheckpoints(): void {
+    const now = Date.now();
+    if (now - this.lostAt < 500) return; // every socket of the room is told, maybe often
+    this.lostAt = now;
+    if (this.roomCk && this.me) {
+      this.conn.send({ t: "restore", id: this.nextId(), room: { role: this.me.role, state: JSON.parse(this.roomCk.state), sig: this.roomCk.sig } });
+    }
+    for (const s of this.syncs.values()) s.lost();
+  }
 
   /** Every text key in the template (reveal fields have two). */
   private allKeys(): string[] {

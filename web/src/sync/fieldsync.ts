@@ -14,6 +14,11 @@
 //    change they are rebased onto the new document (see rebase.ts).
 //  - `saved` is true only when the server has echoed every local edit back
 //    (sendableUpdates is empty) and no push is pending.
+//  - `checkpoint` is the latest server-confirmed text at a version the server
+//    signed (never the editor's doc, which holds unsent edits). When the
+//    server shows less than it (Redis went back or was wiped), we present it
+//    (`restore`) and push nothing until the answer (docs/protocol.md,
+//    "Checkpoints and restore"). Kept in memory only.
 //
 // No DOM and no socket here: the state lives in a StateHost (an EditorView
 // when the field is on screen, a bare holder otherwise), messages go out
@@ -66,10 +71,19 @@ export const PULL_RETRY_MS = 4000;
 /** A push with no answer is considered lost after this long. */
 export const PUSH_TIMEOUT_MS = 10000;
 
+/** A text at a version, as the server signed it. */
+export interface Checkpoint {
+  epoch: string;
+  version: number;
+  text: string;
+  sig: string;
+}
+
 /** Errors after which we wait, then try the push again. */
 const RETRY_AFTER: Record<string, number> = {
   rate_limited: 2000,
   unavailable: 2000,
+  room_lost: 1000,
   locked: 8000,
   on_break: 8000,
   not_your_turn: 8000,
@@ -127,6 +141,17 @@ export class FieldSync {
   error: { code: string; message: string } | null = null;
   /** False once the key is no longer readable (the server stopped sending it). */
   readable: boolean;
+  /** The latest signed checkpoint, or null. */
+  checkpoint: Checkpoint | null = null;
+  /** An ack's signature, adopted once our echo brings the synced version to it. */
+  private ackSig: { epoch: string; version: number; sig: string } | null = null;
+  /** Our updates the server acknowledged whose echo has not come: pushed at `base`. */
+  private acked: { base: number; count: number } | null = null;
+  /** A restore in flight, with the server's snapshot to take if it is refused. */
+  private restoring: { id: string; snap: FieldSnapshot; at: number } | null = null;
+  /** A restore to present (again) once possible. */
+  private pendingRestore: FieldSnapshot | null = null;
+  private restoreAfter = 0;
 
   constructor(opts: FieldSyncOptions) {
     this.opts = opts;
@@ -140,6 +165,7 @@ export class FieldSync {
     this.synced = Text.of(snap.text.split("\n"));
     this.detached = new DetachedHost(this.makeState(this.synced, snap.version));
     this.host = this.detached;
+    this.noteSig(snap.epoch, snap.version, snap.sig);
   }
 
   // ---- reading ----
@@ -224,6 +250,26 @@ export class FieldSync {
   flush(): void {
     if (!this.connected || !this.readable) return;
     const now = this.clock.now();
+    if (this.restoring) {
+      if (now < this.restoring.at + PUSH_TIMEOUT_MS) {
+        this.wakeAt(this.restoring.at + PUSH_TIMEOUT_MS);
+        return;
+      }
+      this.pendingRestore = this.restoring.snap; // no answer: present it again
+      this.restoring = null;
+    }
+    if (this.pendingRestore) {
+      if (now < this.restoreAfter) {
+        this.wakeAt(this.restoreAfter);
+        return;
+      }
+      const snap = this.pendingRestore;
+      this.pendingRestore = null;
+      if (this.checkpoint && snap.version < this.checkpoint.version) {
+        this.startRestore(snap);
+        return;
+      }
+    }
     const v = this.version;
     if (v < this.known) {
       if (now < this.expectBy) {
@@ -308,6 +354,9 @@ export class FieldSync {
   disconnected(): void {
     this.connected = false;
     this.inflight = null;
+    // The next welcome decides again whether to restore.
+    this.restoring = null;
+    this.pendingRestore = null;
     this.pullSentAt = null;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
@@ -332,12 +381,18 @@ export class FieldSync {
     }
     this.readable = true;
     const v = this.version;
+    if (this.needsRestore(snap)) {
+      this.startRestore(snap);
+      this.changed();
+      return;
+    }
     if (snap.epoch !== this.epoch || snap.version < v || (snap.version === v && snap.text !== this.synced.toString())) {
       this.resetTo(snap);
     } else {
       this.known = Math.max(this.known, snap.version);
       this.expectBy = 0;
     }
+    this.noteSig(snap.epoch, snap.version, snap.sig);
     this.flush();
     this.changed();
   }
@@ -396,13 +451,22 @@ export class FieldSync {
       if (this.inflight.remaining <= 0) this.inflight = null;
     }
     if (this.version >= this.known) this.pullSentAt = null;
+    if (this.acked && this.version > this.acked.base) this.acked = null; // echoed
+    this.noteSig(msg.epoch, end, msg.sig);
     this.flush();
     this.changed();
   }
 
-  ack(msg: { re?: string; version: number }): void {
+  ack(msg: { re?: string; version: number; sig?: string }): void {
     this.known = Math.max(this.known, msg.version);
     if (this.inflight && (msg.re === undefined || msg.re === this.inflight.id)) {
+      if (this.version === this.inflight.version) {
+        this.acked = { base: this.inflight.version, count: msg.version - this.inflight.version };
+      }
+      if (msg.sig) {
+        this.ackSig = { epoch: this.epoch, version: msg.version, sig: msg.sig };
+        this.noteSig(this.epoch, this.version);
+      }
       this.inflight = null;
       this.error = null;
       // The echo (our own updates in an `updates` message) confirms them; give it a moment.
@@ -422,12 +486,93 @@ export class FieldSync {
     this.changed();
   }
 
-  reset(msg: { epoch: string; version: number; text: string }): void {
+  reset(msg: FieldSnapshot & { restoredFrom?: string }): void {
     this.readable = true; // a snapshot is only ever sent to a reader, over an open socket
     this.connected = true;
-    this.resetTo(msg);
+    if (this.needsRestore(msg)) {
+      if (this.restoring) this.restoring.snap = msg;
+      else this.startRestore(msg);
+      this.changed();
+      return;
+    }
+    // A restored checkpoint of our epoch holds what the server acknowledged
+    // to us up to its version: confirm those updates rather than push them
+    // again.
+    let confirm = 0;
+    const a = this.acked;
+    if (msg.restoredFrom && msg.restoredFrom === this.epoch && a && a.base === this.version && msg.version >= a.base + a.count) {
+      confirm = a.count;
+    }
+    this.resetTo(msg, confirm);
+    this.noteSig(msg.epoch, msg.version, msg.sig);
     this.flush();
     this.changed();
+  }
+
+  /** The server shows less than a checkpoint it signed to us (any epoch: a restored field keeps its version). */
+  private needsRestore(snap: { version: number }): boolean {
+    return this.checkpoint !== null && snap.version < this.checkpoint.version;
+  }
+
+  /** Presents our checkpoint; `snap` is what the server showed, taken if it is refused. */
+  private startRestore(snap: FieldSnapshot): void {
+    const ck = this.checkpoint;
+    if (!ck) return;
+    const id = this.opts.nextId();
+    const msg = { t: "restore" as const, id, field: this.key, epoch: ck.epoch, version: ck.version, text: ck.text, sig: ck.sig };
+    if (!this.opts.send(msg)) {
+      this.pendingRestore = snap;
+      return;
+    }
+    const now = this.clock.now();
+    this.restoring = { id, snap, at: now };
+    this.wakeAt(now + PUSH_TIMEOUT_MS);
+  }
+
+  /**
+   * The answer to a restore: `code` null for ok (the reset every reader gets
+   * follows, or came first). Returns false if `re` was not our restore.
+   */
+  restoreReply(re: string, code: string | null): boolean {
+    if (!this.restoring || this.restoring.id !== re) return false;
+    const snap = this.restoring.snap;
+    this.restoring = null;
+    if (code === null) {
+      this.flush(); // a push under the old epoch is answered with the restored field
+      return true;
+    }
+    if (code === "room_lost" || code === "unavailable" || code === "rate_limited") {
+      this.pendingRestore = snap;
+      this.restoreAfter = this.clock.now() + 1000;
+      this.flush();
+      return true;
+    }
+    // Stale (the server holds as much or more) or refused: take the server's.
+    this.checkpoint = null;
+    if (snap.epoch !== this.epoch || snap.version !== this.version) this.resetTo(snap);
+    this.resync();
+    this.changed();
+    return true;
+  }
+
+  /** The room's data was lost: present our checkpoint (the room's own first, by the caller). */
+  lost(): void {
+    if (!this.checkpoint || this.restoring || !this.connected) return;
+    this.startRestore({ epoch: this.epoch, version: this.version, text: this.synced.toString() });
+  }
+
+  /** Adopts `sig` as the checkpoint when it signs what we hold as confirmed, and an ack's once reached. */
+  private noteSig(epoch: string, version: number, sig?: string): void {
+    if (sig && epoch === this.epoch && version === this.version) {
+      this.checkpoint = { epoch, version, text: this.synced.toString(), sig };
+    }
+    const a = this.ackSig;
+    if (a && a.epoch === this.epoch && a.version === this.version) {
+      this.checkpoint = { epoch: a.epoch, version: a.version, text: this.synced.toString(), sig: a.sig };
+      this.ackSig = null;
+    } else if (a && (a.epoch !== this.epoch || a.version < this.version)) {
+      this.ackSig = null;
+    }
   }
 
   heads(head: { epoch: string; version: number }): void {
@@ -471,15 +616,20 @@ export class FieldSync {
   }
 
   /** Replaces the document with the server's and rebases the unsent local edits on it. */
-  private resetTo(snap: { epoch: string; version: number; text: string }): void {
-    const unsent = sendableUpdates(this.state).map((u) => u.changes);
+  private resetTo(snap: { epoch: string; version: number; text: string }, confirm = 0): void {
+    let unsent = sendableUpdates(this.state).map((u) => u.changes);
     const target = Text.of(snap.text.split("\n"));
+    let base = this.synced;
     let rebased: ChangeSet | null = null;
     try {
-      rebased = rebaseOnto(this.synced, unsent, target);
+      // The first `confirm` unsent updates are already in the snapshot.
+      for (const c of unsent.slice(0, confirm)) base = c.apply(base);
+      unsent = unsent.slice(confirm);
+      rebased = rebaseOnto(base, unsent, target);
     } catch {
       rebased = null;
     }
+    this.acked = null;
     const head = this.state.selection.main.head;
     this.epoch = snap.epoch;
     this.known = snap.version;

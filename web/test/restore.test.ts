@@ -1,0 +1,83 @@
+// Checkpoints in the browser's FieldSync: the server-confirmed text at a
+// signed version is kept apart from the editor's document, and presented
+// (restore) when the server shows less; pushes wait for the answer.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Client, FakeClock, tick } from "./harness";
+import type { PushMsg, RestoreMsg } from "../src/types";
+
+function signed(text: string, version: number): Client {
+  const clock = new FakeClock();
+  const snap = { epoch: "e1", version, text, sig: "S" + version };
+  const a = new Client("A", "f", snap, clock);
+  a.sync.welcome(snap);
+  return a;
+}
+
+test("the checkpoint follows signed updates and acks, never the unsent edits", async () => {
+  const a = signed("ab", 4);
+  assert.deepEqual(a.sync.checkpoint, { epoch: "e1", version: 4, text: "ab", sig: "S4" });
+  a.receive({ t: "updates", field: "f", epoch: "e1", from: 4, updates: [{ clientID: "B", changes: [2, [0, "c"]] }], sig: "S5" });
+  assert.deepEqual(a.sync.checkpoint, { epoch: "e1", version: 5, text: "abc", sig: "S5" });
+  a.type(3, "d");
+  await tick();
+  const push = a.out.shift() as PushMsg;
+  assert.equal(a.sync.checkpoint?.text, "abc", "unsent edits are not in the checkpoint");
+  a.receive({ t: "ack", re: push.id, field: "f", version: 6, sig: "S6" });
+  assert.equal(a.sync.checkpoint?.version, 5, "not before the echo brings the text to version 6");
+  a.receive({ t: "updates", field: "f", epoch: "e1", from: 5, updates: [{ clientID: "A", changes: [3, [0, "d"]] }] });
+  assert.deepEqual(a.sync.checkpoint, { epoch: "e1", version: 6, text: "abcd", sig: "S6" });
+});
+
+test("a reset below the checkpoint presents it, holds pushes, and takes the restored field", async () => {
+  const a = signed("hello", 9);
+  a.type(5, "!");
+  await tick();
+  const push = a.out.shift() as PushMsg;
+  // Redis went back to version 6 (the field moved to e2).
+  a.receive({ t: "reset", re: push.id, field: "f", epoch: "e2", version: 6, text: "hel", sig: "X" });
+  const restore = a.out.shift() as Extract<RestoreMsg, { field: string }>;
+  assert.equal(restore.t, "restore");
+  assert.deepEqual([restore.epoch, restore.version, restore.text, restore.sig], ["e1", 9, "hello", "S9"]);
+  assert.equal(a.sync.text, "hello!", "the editor keeps its text meanwhile");
+  a.type(6, "?");
+  await tick();
+  assert.equal(a.out.length, 0, "no push while restoring");
+  a.receive({ t: "reset", field: "f", epoch: "e3", version: 9, text: "hello", sig: "S9b", restoredFrom: "e1" });
+  a.sync.restoreReply(restore.id, null);
+  await tick();
+  assert.equal(a.sync.epoch, "e3");
+  assert.equal(a.sync.text, "hello!?");
+  const again = a.out.shift() as PushMsg;
+  assert.equal(again.t, "push");
+  assert.equal(again.epoch, "e3");
+  assert.equal(again.version, 9);
+});
+
+test("a refused checkpoint is dropped and the server's snapshot taken", async () => {
+  for (const code of ["stale_checkpoint", "bad_checkpoint"]) {
+    const a = signed("hello", 9);
+    a.receive({ t: "reset", field: "f", epoch: "e2", version: 3, text: "he" });
+    const restore = a.out.shift() as Extract<RestoreMsg, { field: string }>;
+    assert.equal(restore.t, "restore");
+    assert.equal(a.sync.restoreReply(restore.id, code), true);
+    assert.equal(a.sync.checkpoint, null, code);
+    assert.equal(a.sync.epoch, "e2", code);
+    assert.equal(a.sync.text, "he", code);
+  }
+});
+
+test("an acked update a restored checkpoint holds is confirmed, not pushed twice", async () => {
+  const a = signed("ab", 2);
+  a.type(2, "c");
+  await tick();
+  const push = a.out.shift() as PushMsg;
+  a.receive({ t: "ack", re: push.id, field: "f", version: 3 });
+  // The echo never came: Redis went back, and another client restored
+  // version 3 of our epoch (with our "c").
+  a.receive({ t: "reset", field: "f", epoch: "e9", version: 3, text: "abc", restoredFrom: "e1" });
+  await tick();
+  assert.equal(a.sync.text, "abc");
+  assert.equal(a.sync.unsent, 0);
+  assert.equal(a.out.length, 0);
+});
