@@ -174,6 +174,8 @@ export interface FieldSnapshot {
   epoch: string;
   version: number;
   text: string;
+  /** The server's signature of this text at this version (a checkpoint; docs/protocol.md). */
+  sig?: string;
 }
 
 /** An update as it travels: `changes` is ChangeSet.toJSON(). */
@@ -193,6 +195,8 @@ export interface WelcomeMsg {
   fields: Record<string, FieldSnapshot>;
   members: Member[];
   limits?: ClientLimits;
+  /** Signs `room` as this role sees it (a room checkpoint). */
+  roomSig?: string;
 }
 export interface UpdatesMsg {
   t: "updates";
@@ -201,12 +205,16 @@ export interface UpdatesMsg {
   epoch: string;
   from: number;
   updates: WireUpdate[];
+  /** Signs the text at from + updates.length. */
+  sig?: string;
 }
 export interface AckMsg {
   t: "ack";
   re?: string;
   field: string;
   version: number;
+  /** Signs the text at version. */
+  sig?: string;
 }
 export interface BehindMsg {
   t: "behind";
@@ -221,6 +229,9 @@ export interface ResetMsg {
   epoch: string;
   version: number;
   text: string;
+  sig?: string;
+  /** Set when a client's checkpoint taken under that epoch was restored. */
+  restoredFrom?: string;
 }
 export interface HeadsMsg {
   t: "heads";
@@ -232,6 +243,8 @@ export interface RoomMsg {
   event?: { act?: string; by?: string; [k: string]: unknown };
   /** If the server sends new readable fields with the room (e.g. after a reveal). */
   fields?: Record<string, FieldSnapshot>;
+  /** Signs `room` as this role sees it (a room checkpoint). */
+  sig?: string;
 }
 export interface OkMsg {
   t: "ok";
@@ -299,7 +312,11 @@ export interface ActMsg {
   act: string;
   [arg: string]: unknown;
 }
-export type ClientMsg = PushMsg | PullMsg | PresenceOut | ActMsg;
+/** Presents a checkpoint after the store lost what it acknowledged. */
+export type RestoreMsg =
+  | { t: "restore"; id: string; field: string; epoch: string; version: number; text: string; sig: string }
+  | { t: "restore"; id: string; room: { role: string; state: unknown; sig: string } };
+export type ClientMsg = PushMsg | PullMsg | PresenceOut | ActMsg | RestoreMsg;
 
 /** Close codes after which the client stops reconnecting (protocol.md). */
 export const FATAL_CLOSE: Record<number, string> = {
