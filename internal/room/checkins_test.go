@@ -11,7 +11,7 @@ import (
 )
 
 // planRoom is a guided betrayal room at its plan stage.
-func planRoom(t *testing.T) (*templates.Template, State) {
+func planRoom(t testing.TB) (*templates.Template, State) {
 	t.Helper()
 	set, err := templates.Builtin()
 	if err != nil {
@@ -166,4 +166,46 @@ func TestPlanListsAreNotText(t *testing.T) {
 	if err := CanWrite(tpl, s, PartnerA, "checkins", now); err == nil {
 		t.Error("a text push to a check-ins field is accepted")
 	}
+}
+
+// FuzzPlanSet: any value a client sends to a check-ins or milestones field
+// is either refused with an *Error or stored as a list that decodes back,
+// within the limits, and that the same act accepts again unchanged.
+func FuzzPlanSet(f *testing.F) {
+	for _, seed := range []string{
+		`[{"at":"2025-05-12T20:00:00+02:00","title":"Sunday"}]`,
+		`[{"id":"a","title":"One month","date":"2025-06-04","reached":true}]`,
+		`null`, `[]`, `{}`, `[1,2]`, `[{"at":"x"}]`, `[{"title":"x","reached":{"by":"moderator"}}]`,
+	} {
+		f.Add("checkins", seed)
+		f.Add("milestones", seed)
+	}
+	tpl, s := planRoom(f)
+	f.Fuzz(func(t *testing.T, field, value string) {
+		if field != "checkins" && field != "milestones" {
+			return
+		}
+		next, _, err := Apply(tpl, s, PartnerA, Action{Act: ActValueSet, Field: field, Value: json.RawMessage(value)}, planEnv())
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("refusal is not an *Error: %v", err)
+			}
+			return
+		}
+		stored := next.Values[field]
+		if stored == nil {
+			return
+		}
+		n := len(Checkins(next, field))
+		if field == "milestones" {
+			n = len(Milestones(next, field))
+		}
+		if n == 0 || n > MaxPlanEntries {
+			t.Fatalf("stored %d entries: %s", n, stored)
+		}
+		again, _, err := Apply(tpl, next, PartnerA, Action{Act: ActValueSet, Field: field, Value: stored}, planEnv())
+		if err != nil || string(again.Values[field]) != string(stored) {
+			t.Fatalf("the stored list %s is not accepted again unchanged: %v, %s", stored, err, again.Values[field])
+		}
+	})
 }
