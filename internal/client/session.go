@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"repairroom/internal/changeset"
+	"repairroom/internal/limits"
+	"repairroom/internal/protocol"
 )
 
-// Protocol limits the client keeps to (docs/protocol.md).
+// Protocol limits the client keeps to (docs/protocol.md). The server's
+// limits arrive in the welcome (session.limits); these are the protocol's
+// own, and the frame budget's share of a message.
 const (
-	maxUpdatesPerPush = 100
-	maxInsertPerPush  = 32768
-	maxPushBytes      = 200 << 10 // under the 256 KiB frame limit
+	maxUpdatesPerPush = protocol.MaxUpdates
+	maxPushBytes      = 200 << 10 // under the default 256 KiB frame limit
 )
 
 // Timings of the safety nets: replies that never come are presumed lost.
@@ -56,6 +59,7 @@ type session struct {
 	online   bool
 	fields   map[string]*doc
 	welcome  *Welcome
+	limits   limits.Client // from the latest welcome
 	room     json.RawMessage
 	roomRev  int64
 	members  json.RawMessage
@@ -178,7 +182,8 @@ func (s *session) handle(raw []byte, now time.Time) (serverFrame, bool) {
 }
 
 func (s *session) onWelcome(f serverFrame, now time.Time) {
-	s.welcome = &Welcome{V: f.V, Me: f.Me, Room: f.Room, Template: f.Template, Fields: f.Fields, Members: f.Members}
+	s.welcome = &Welcome{V: f.V, Me: f.Me, Room: f.Room, Template: f.Template, Fields: f.Fields, Members: f.Members, Limits: f.Limits}
+	s.limits = f.Limits
 	s.members = f.Members
 	for _, key := range sortedSnapKeys(f.Fields) {
 		snap := f.Fields[key]
@@ -669,8 +674,9 @@ func (s *session) pump(now time.Time) {
 		ups := make([]wireUpdate, 0, min(len(d.pending), maxUpdatesPerPush))
 		grown, size := 0, 0
 		for _, p := range d.pending {
-			g := p.changes.LenAfter() - p.changes.LenBefore()
-			if len(ups) > 0 && (len(ups) == maxUpdatesPerPush || grown+g > maxInsertPerPush || size+len(p.raw) > maxPushBytes) {
+			// The server counts inserted units, not net growth.
+			g := p.changes.InsertedUnits()
+			if len(ups) > 0 && (len(ups) == maxUpdatesPerPush || grown+g > s.maxInsert() || size+len(p.raw) > s.maxPushBytes()) {
 				break
 			}
 			ups = append(ups, wireUpdate{ClientID: p.clientID, Changes: p.raw})
@@ -731,8 +737,8 @@ func (s *session) edit(key string, pos, del int, insert string) error {
 	if !ok {
 		return fmt.Errorf("%w: no text %q", ErrUnknownField, key)
 	}
-	if n := changeset.UTF16Len(insert); n > maxInsertPerPush {
-		return fmt.Errorf("%w: %d units inserted at once, at most %d", ErrBadEdit, n, maxInsertPerPush)
+	if n := changeset.UTF16Len(insert); n > s.maxInsert() {
+		return fmt.Errorf("%w: %d units inserted at once, at most %d", ErrBadEdit, n, s.maxInsert())
 	}
 	return d.edit(s.clientID, pos, del, insert)
 }
@@ -760,4 +766,21 @@ func (s *session) pendingCount() int {
 		n += len(d.pending)
 	}
 	return n
+}
+
+// maxInsert is the server's limit of units one push inserts (the default
+// until a welcome says otherwise).
+func (s *session) maxInsert() int {
+	if s.limits.MaxInsertUnits > 0 {
+		return s.limits.MaxInsertUnits
+	}
+	return limits.Default().MaxInsertUnits
+}
+
+// maxPushBytes keeps a push well under the server's message limit.
+func (s *session) maxPushBytes() int {
+	if m := s.limits.MaxMessageBytes; m > 0 {
+		return min(maxPushBytes, m*3/4)
+	}
+	return maxPushBytes
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"repairroom/internal/limits"
 	"repairroom/internal/protocol"
 )
 
@@ -39,6 +40,7 @@ type serverFrame struct {
 	V        int             `json:"v"`
 	Me       Me              `json:"me"`
 	Template json.RawMessage `json:"template"`
+	Limits   limits.Client   `json:"limits"`
 }
 
 // wireUpdate is one update as the server stores and sends it; a log entry
@@ -130,6 +132,8 @@ type Welcome struct {
 	Template json.RawMessage          `json:"template"`
 	Fields   map[string]FieldSnapshot `json:"fields"`
 	Members  json.RawMessage          `json:"members"`
+	// Limits are the server's limits the client keeps to.
+	Limits limits.Client `json:"limits"`
 }
 
 // Messages the client sends.
