@@ -32,6 +32,15 @@ func FuzzServerFrame(f *testing.F) {
 		`{"t":"members","members":[{"id":"1"}]}`,
 		`{"t":"presence","member":{"id":"1","field":"wins","sel":[0,1]}}`,
 		`{"t":"updates","field":"wins","epoch":"e1","from":2,"updates":[{"clientID":"me","changes":{"a":1}}]}`,
+		`{"t":"reset","re":"p1","field":"wins","epoch":"e1","version":1,"text":"h","sig":"s"}`,
+		`{"t":"reset","field":"wins","epoch":"e7","version":3,"text":"hi 👍","sig":"s","restoredFrom":"e1"}`,
+		`{"t":"ack","re":"p1","field":"wins","version":3,"sig":"s3"}`,
+		`{"t":"updates","field":"wins","epoch":"e1","from":2,"sig":"s3","updates":[{"clientID":"me","changes":[7,[0,"!"]]}]}`,
+		`{"t":"error","code":"room_lost","message":"m"}`,
+		`{"t":"error","re":"p1","code":"room_lost","message":"m"}`,
+		`{"t":"error","re":"k3","code":"stale_checkpoint","message":"m"}`,
+		`{"t":"ok","re":"k3"}`,
+		`{"t":"room","room":{"rev":9},"sig":"r9"}`,
 		`[1,2]`, `null`, `{"t":7}`, `{"t":"updates","updates":"x"}`, ``, `{`,
 	}
 	for _, s := range seeds {
