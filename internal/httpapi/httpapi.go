@@ -574,9 +574,13 @@ func (a *api) upgrade(c *fiber.Ctx) error {
 	if name == "" {
 		name = seatLabels[z.claims.Role]
 	}
-	c.Locals("participant", realtime.Participant{
+	p := realtime.Participant{
 		Room: id, Role: z.claims.Role, Seat: z.claims.Seat, Gen: z.claims.Gen, Name: name, Template: z.tpl,
-	})
+	}
+	if ok, err := a.admitSocket(c, &p); !ok {
+		return err
+	}
+	c.Locals("participant", p)
 	return c.Next()
 }
 

@@ -99,7 +99,7 @@ func pubsubConns(t *testing.T, c *redis.Client) int {
 func TestThreeHundredRoomsShareOneSubscription(t *testing.T) {
 	r := startPrivateRedis(t)
 	admin := r.client(t)
-	n := testnode.Start(t, r.client(t), testnode.Options{})
+	n := testnode.Start(t, r.client(t), testnode.Options{Realtime: crowdLimits()})
 	type live struct {
 		id string
 		ep string

@@ -50,8 +50,7 @@ type conn struct {
 	closeText string
 
 	// reader-only state
-	tokens      float64
-	lastRefill  time.Time
+	bucket      *bucket // the seat's flood budget, shared by its sockets
 	dropped     int
 	lastLimited time.Time
 	presence    presence
@@ -249,8 +248,12 @@ func (c *conn) closeSocket(code int, text string) {
 // from the WebSocket handler and returns only when no goroutine uses ws any
 // more (contrib/websocket reuses the conn after the handler returns).
 func (h *Hub) Serve(ws WS, p Participant) {
+	id := p.SocketID
+	if id == "" {
+		id = newConnID()
+	}
 	c := &conn{
-		h: h, ws: ws, id: newConnID(), p: p,
+		h: h, ws: ws, id: id, p: p,
 		send: make(chan []byte, h.cfg.Limits.SendQueue),
 		done: make(chan struct{}),
 	}
@@ -260,6 +263,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 		return
 	}
 	defer h.unregister(c)
+	defer h.releaseSocket(p)
 	defer c.finish()
 
 	ws.SetReadLimit(int64(h.cfg.Limits.MaxMessageBytes))
@@ -294,7 +298,8 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	}
 	defer c.leavePresence()
 
-	c.tokens, c.lastRefill = h.cfg.Limits.RateBurst, time.Now()
+	c.bucket = h.buckets.acquire(p.Room+"\x00"+seatOf(p), time.Now(), h.cfg.Limits.RatePerSecond, h.cfg.Limits.RateBurst)
+	defer h.buckets.release(c.bucket)
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
@@ -323,18 +328,12 @@ func (c *conn) readFailed(err error) {
 	}
 }
 
-// allow is a token bucket over client messages. A dropped message is
-// answered (at most once a second) with rate_limited; a long flood closes
-// the socket.
+// allow draws one message from the seat's flood budget. A dropped message
+// is answered (at most once a second) with rate_limited; a long flood
+// closes the socket.
 func (c *conn) allow() bool {
 	now := time.Now()
-	c.tokens += now.Sub(c.lastRefill).Seconds() * c.h.cfg.Limits.RatePerSecond
-	if c.tokens > c.h.cfg.Limits.RateBurst {
-		c.tokens = c.h.cfg.Limits.RateBurst
-	}
-	c.lastRefill = now
-	if c.tokens >= 1 {
-		c.tokens--
+	if c.bucket.take(now, c.h.cfg.Limits.RatePerSecond, c.h.cfg.Limits.RateBurst) {
 		c.dropped = 0
 		return true
 	}

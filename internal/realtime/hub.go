@@ -76,6 +76,7 @@ type Hub struct {
 	now     func() time.Time
 	wg      sync.WaitGroup // connection handlers and room goroutines
 	sub     *store.Subscriber
+	buckets seatBuckets // flood budgets per room and seat (sockets.go)
 	mu      sync.Mutex
 	rooms   map[string]*roomHub
 	conns   map[*conn]struct{}
@@ -132,6 +133,11 @@ type Participant struct {
 	Gen      int64
 	Name     string
 	Template *templates.Template
+	// SocketID and Addr are set by AdmitSocket when the socket was counted
+	// against the socket limits (the HTTP layer does it before the
+	// upgrade); Serve releases it. Empty: not counted.
+	SocketID string
+	Addr     string
 }
 
 // register adds c to the registry unless the hub is draining.
@@ -253,7 +259,10 @@ func (h *Hub) Conns() int {
 // DeleteRoom removes every key of the room and closes its sockets on every
 // node with 4004.
 func (h *Hub) DeleteRoom(ctx context.Context, id string, tpl *templates.Template) error {
-	return h.st.DeleteRoom(ctx, id, roomKeys(tpl), encodeBus(busHeader{Kind: kindDeleted}, nil))
+	if err := h.st.DeleteRoom(ctx, id, roomKeys(tpl), encodeBus(busHeader{Kind: kindDeleted}, nil)); err != nil {
+		return err
+	}
+	return h.st.ForgetSockets(ctx, id)
 }
 
 // Rotate revokes every invite token of the room, closes the sockets that

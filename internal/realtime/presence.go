@@ -101,6 +101,9 @@ func (rh *roomHub) heartbeat(stop <-chan struct{}) {
 		case <-tick.C:
 		}
 		conns, _ := rh.snapshot()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rh.refreshSockets(sctx, conns)
+		scancel()
 		recs := make(map[string][]byte, len(conns))
 		for _, c := range conns {
 			recs[c.id] = mustJSON(c.presence.record())
