@@ -263,6 +263,8 @@ func (h *Hub) Serve(ws WS, p Participant) {
 		return
 	}
 	defer h.unregister(c)
+	h.cfg.Observer.SocketOpened()
+	defer c.observeClosed()
 	defer h.releaseSocket(p)
 	defer c.finish()
 
@@ -314,6 +316,15 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	}
 }
 
+// observeClosed reports the socket's end with the code it was closed
+// with (0: it ended without a close code of ours, e.g. the peer went away).
+func (c *conn) observeClosed() {
+	c.mu.Lock()
+	code := c.closeCode
+	c.mu.Unlock()
+	c.h.cfg.Observer.SocketClosed(code)
+}
+
 func (c *conn) readFailed(err error) {
 	c.h.mu.Lock()
 	closing := c.h.closing
@@ -338,6 +349,7 @@ func (c *conn) allow() bool {
 		return true
 	}
 	c.dropped++
+	c.h.cfg.Observer.Refused("seat_rate")
 	if c.dropped >= c.h.cfg.Limits.FloodClose {
 		c.kill(protocol.CloseFlood, "message flood")
 		return false
