@@ -2,13 +2,24 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
+// Retention. Every write keeps a room's keys for its retention period from
+// that write (the store's TTL by default). A room may have its own period,
+// chosen by the people in it within limits.MaxRoomTTL (SetRetention): it
+// is kept in the meta hash as "ttl" (milliseconds), and every script that
+// refreshes a room's keys reads it there, so all keys of a room move
+// together and none expires before the others.
+
 // KeptUntil returns when the room's data expires if nothing is written
-// before: now plus the remaining TTL of its meta key (every write refreshes
-// it to the retention period). ErrNoRoom or ErrRoomLost when it has none.
+// before: now plus the remaining TTL of its meta key. ErrNoRoom or
+// ErrRoomLost when it has none.
 func (s *Store) KeptUntil(ctx context.Context, id string, now time.Time) (time.Time, error) {
 	d, err := s.rdb.PTTL(ctx, keys{id}.meta()).Result()
 	if err != nil {
@@ -21,4 +32,49 @@ func (s *Store) KeptUntil(ctx context.Context, id string, now time.Time) (time.T
 		return time.Time{}, s.missing(ctx, id)
 	}
 	return now.Add(d), nil
+}
+
+// roomTTL is the room's own retention period, or the store's.
+func (s *Store) roomTTL(ctx context.Context, id string) (time.Duration, error) {
+	v, err := s.rdb.HGet(ctx, keys{id}.meta(), "ttl").Result()
+	if errors.Is(err, redis.Nil) {
+		return s.opt.TTL, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: read retention: %w", err)
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return s.opt.TTL, nil
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// setRetentionScript records the room's retention and applies it to every
+// key the room has. KEYS meta, then the room's other keys. ARGV ttl ms.
+// Returns 0 without the room.
+var setRetentionScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'ttl', ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
+return 1
+`)
+
+// SetRetention keeps the room for ttl from now, and for ttl after each
+// later write. The caller bounds ttl (limits.MaxRoomTTL). fields are the
+// room's text keys. ErrNoRoom or ErrRoomLost when the room is gone.
+func (s *Store) SetRetention(ctx context.Context, id string, fields []string, ttl time.Duration) error {
+	if ttl < time.Second {
+		return fmt.Errorf("store: retention of %s is too short: %s", id, ttl)
+	}
+	n, err := setRetentionScript.Run(ctx, s.rdb, keys{id}.all(fields), ttl.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("store: set retention: %w", err)
+	}
+	if n == 0 {
+		return s.missing(ctx, id)
+	}
+	return nil
 }

@@ -32,17 +32,18 @@ return 1
 // mistaken for the old one. KEYS meta, tombstone, then (field, log) pairs.
 // ARGV ttlms, epoch.
 var ensureFieldsScript = redis.NewScript(`
-local m = redis.call('HMGET', KEYS[1], 'state', 'rev', 'gen')
+local m = redis.call('HMGET', KEYS[1], 'state', 'rev', 'gen', 'ttl')
 if not m[1] then
   if redis.call('EXISTS', KEYS[2]) == 1 then return {'gone'} end
   return {'lost'}
 end
+local ttl = m[4] or ARGV[1] -- the room's own retention (retention.go), else the default
 local out = {'ok', m[1], m[2], m[3]}
 for i = 3, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[i]) == 0 then
     redis.call('DEL', KEYS[i+1])
     redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[2], 'base', 0, 'sb', 0, 'lb', 0)
-    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ttl)
   end
   local f = redis.call('HMGET', KEYS[i], 'epoch', 'version', 'base', 'text', 'sb')
   local v = tonumber(f[2])
@@ -78,7 +79,7 @@ return out
 // The retention TTL is refreshed only when it has run down by a tenth (at
 // most an hour): each PEXPIRE is ~60 bytes of AOF, more than a keystroke.
 var pushScript = redis.NewScript(`
-local ttl = tonumber(ARGV[4])
+local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or ARGV[4]) -- the room's own retention (retention.go), else the default
 local slack = math.min(3600000, math.floor(ttl / 10))
 local function touch(k)
   if redis.call('PTTL', k) < ttl - slack then redis.call('PEXPIRE', k, ttl) end
@@ -237,8 +238,9 @@ if not m then return -1 end
 if m ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'rev', tonumber(ARGV[1]) + 1)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local ttl = redis.call('HGET', KEYS[1], 'ttl') or ARGV[4] -- the room's own retention (retention.go), else the default
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call(ARGV[6], ARGV[7], ARGV[8])
 return 1
 `)

@@ -187,9 +187,13 @@ func (s *Store) DeleteRoom(ctx context.Context, id string, fields []string, noti
 // Touch refreshes the retention TTL of every key of the room, so a field
 // nobody wrote for weeks does not expire while the room lives on.
 func (s *Store) Touch(ctx context.Context, id string, fields []string) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	ttl, err := s.roomTTL(ctx, id) // retention.go
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, key := range (keys{id}).all(fields) {
-			p.PExpire(ctx, key, s.opt.TTL)
+			p.PExpire(ctx, key, ttl)
 		}
 		return nil
 	})
