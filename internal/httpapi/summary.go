@@ -25,6 +25,7 @@ import (
 //	GET /api/rooms/:id/calendar.ics   the check-ins as an RFC 5545 calendar
 //	GET /api/rooms/:id/timeline       the session moment by moment (summary_timeline.go)
 //	GET /api/rooms/:id/retention      until when the room is kept
+//	POST /api/rooms/:id/retention     {days}: keep it that long (managers)
 //
 // The Markdown's times are written in the zone the page names in the
 // X-Time-Zone header (an IANA name such as Europe/Paris), UTC without it.
@@ -34,6 +35,7 @@ func (a *api) mountSummary(app *fiber.App) {
 	app.Get("/api/rooms/:id/calendar.ics", a.summaryCalendar)
 	app.Get("/api/rooms/:id/timeline", a.timeline)
 	app.Get("/api/rooms/:id/retention", a.retention)
+	app.Post("/api/rooms/:id/retention", a.setRetention)
 }
 
 // retention answers {keptUntil}: when the room's data expires unless
@@ -49,7 +51,51 @@ func (a *api) retention(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
 	}
-	return c.JSON(fiber.Map{"keptUntil": until.UTC()})
+	return c.JSON(retentionResp{KeptUntil: until.UTC(), MayChange: mayManage(z), MaxDays: int(a.Limits.MaxRoomTTL / (24 * time.Hour))})
+}
+
+type retentionResp struct {
+	KeptUntil time.Time `json:"keptUntil"`
+	MayChange bool      `json:"mayChange"` // the moderator; both partners without one
+	MaxDays   int       `json:"maxDays"`   // limits.MaxRoomTTL in days
+}
+
+// setRetention: POST {days} keeps the room for that many days from now,
+// and that long after every later write: shorter or longer than the
+// server's default, up to limits.MaxRoomTTL. The moderator decides, or
+// either partner of a self-guided room (as for deleting it).
+func (a *api) setRetention(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	z, err := a.authorize(c, id, bearer(c))
+	if z == nil {
+		return err
+	}
+	if !mayManage(z) {
+		return apiError(c, fiber.StatusForbidden, "forbidden", "only the moderator (or, without one, a partner) may change how long the room is kept")
+	}
+	var req struct {
+		Days int `json:"days"`
+	}
+	if err := json.Unmarshal(c.Body(), &req); err != nil {
+		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {days}")
+	}
+	maxDays := int(a.Limits.MaxRoomTTL / (24 * time.Hour))
+	if req.Days < 1 || req.Days > maxDays {
+		return apiError(c, fiber.StatusBadRequest, "bad_value", fmt.Sprintf("a room is kept from 1 to %d days", maxDays))
+	}
+	ctx := c.UserContext()
+	if err := a.Store.SetRetention(ctx, id, room.TextKeys(z.tpl), time.Duration(req.Days)*24*time.Hour); err != nil {
+		if errors.Is(err, store.ErrNoRoom) || errors.Is(err, store.ErrRoomLost) {
+			return apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
+		}
+		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
+	}
+	until, err := a.Store.KeptUntil(ctx, id, a.Now())
+	if err != nil {
+		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
+	}
+	a.Log.Info("room retention changed", "room", id, "days", req.Days)
+	return c.JSON(retentionResp{KeptUntil: until.UTC(), MayChange: true, MaxDays: maxDays})
 }
 
 // loadInput reads the room for the token's seat: state, every text at its

@@ -239,3 +239,63 @@ func TestTimelineMidSessionEqualsTheLogReplayed(t *testing.T) {
 		t.Fatalf("a partner after the end: %d %s", code, body)
 	}
 }
+
+func post(t *testing.T, n *testnode.Node, path, tok, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, n.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestRetentionIsSeenByAllAndChangedByTheModerator(t *testing.T) {
+	s := newPlanSession(t, 1)
+	path := "/api/rooms/" + s.room.ID + "/retention"
+	var r struct {
+		KeptUntil time.Time
+		MayChange bool
+		MaxDays   int
+	}
+	code, body := get(t, s.n, path, s.room.Tokens["partner_a"])
+	if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || r.MayChange || r.MaxDays != 90 {
+		t.Fatalf("a partner reads %d %s", code, body)
+	}
+	if d := r.KeptUntil.Sub(s.clock.Now()); d < 29*24*time.Hour || d > 30*24*time.Hour {
+		t.Fatalf("kept for %s by default", d)
+	}
+	for _, tc := range []struct {
+		role, body string
+		code       int
+		days       int
+	}{
+		{"partner_a", `{"days":3}`, http.StatusForbidden, 0},
+		{"moderator", `{"days":0}`, http.StatusBadRequest, 0},
+		{"moderator", `{"days":91}`, http.StatusBadRequest, 0},
+		{"moderator", `days=3`, http.StatusBadRequest, 0},
+		{"moderator", `{"days":3}`, 200, 3},
+		{"moderator", `{"days":90}`, 200, 90},
+	} {
+		code, body := post(t, s.n, path, s.room.Tokens[tc.role], tc.body)
+		if code != tc.code {
+			t.Fatalf("%s %s: %d %s", tc.role, tc.body, code, body)
+		}
+		if tc.days == 0 {
+			continue
+		}
+		_, body = get(t, s.n, path, s.room.Tokens["partner_b"])
+		_ = json.Unmarshal([]byte(body), &r)
+		want := time.Duration(tc.days) * 24 * time.Hour
+		if d := r.KeptUntil.Sub(s.clock.Now()); d > want || d < want-time.Hour {
+			t.Fatalf("after %d days: kept for %s", tc.days, d)
+		}
+	}
+}
