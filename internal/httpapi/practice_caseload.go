@@ -37,6 +37,7 @@ func (a *api) mountCaseload(in fiber.Router) {
 	in.Post("/couples/:couple/sessions", a.createLimit, a.newSession)
 	in.Get("/sessions/:room/links", a.sessionLinks)
 	in.Post("/sessions/:room/rotate", a.rotateSession)
+	in.Post("/sessions/:room/end", a.endSession)
 	in.Delete("/sessions/:room", a.deleteSession)
 }
 
@@ -444,6 +445,31 @@ func (a *api) deleteSession(c *fiber.Ctx) error {
 		return err
 	}
 	if err := a.Practice.RemoveRoom(ctx, p, r.ID); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// endSession ends a guided session as its moderator would in the room
+// (a self-guided room is ended by its partners).
+func (a *api) endSession(c *fiber.Ctx) error {
+	r, meta, err := a.practiceRoom(c)
+	if err != nil || meta.Template == "" {
+		return err
+	}
+	if meta.Mode != string(room.Guided) {
+		return apiError(c, fiber.StatusBadRequest, "self_guided", "a self-guided session is ended by the partners in the room")
+	}
+	tpl, ok := a.Templates.Get(meta.Template)
+	if !ok {
+		return apiError(c, fiber.StatusInternalServerError, "internal", "the room's template is not installed")
+	}
+	err = a.Hub.EndSession(c.UserContext(), r.ID, tpl)
+	var re *room.Error
+	if errors.As(err, &re) {
+		return apiError(c, fiber.StatusConflict, re.Code, re.Message)
+	}
+	if err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -463,3 +463,29 @@ func waitGone(t *testing.T, rdb redis.UniversalClient, key string) {
 	}
 	t.Fatalf("%s did not expire", key)
 }
+
+func TestPracticeEndSession(t *testing.T) {
+	n := startPracticeNode(t)
+	_, cookie, _ := n.newPractice(t, "Dr One")
+	_, roomID, _ := n.addCoupleAndSession(t, cookie, "C")
+	steps := []struct {
+		name   string
+		status int
+		shown  string
+	}{
+		{"end", http.StatusNoContent, "ended"},
+		{"end again", http.StatusConflict, "ended"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if st := n.call(t, "POST", "/api/practice/sessions/"+roomID+"/end", cookie, "", nil); st != s.status {
+				t.Fatalf("status %d, want %d", st, s.status)
+			}
+			var cl caseloadResp
+			n.call(t, "GET", "/api/practice/caseload", cookie, "", &cl)
+			if got := cl.Couples[0].Sessions[0].Status; got != s.shown {
+				t.Fatalf("caseload shows %q, want %q", got, s.shown)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"repairroom/internal/protocol"
 	"repairroom/internal/room"
+	"repairroom/internal/templates"
 )
 
 // act applies one room action through room.Apply (the single place that
@@ -17,7 +18,22 @@ func (c *conn) act(ctx context.Context, m protocol.In) error {
 	if err := json.Unmarshal(m.Raw, &a); err != nil {
 		return protocol.Errorf(protocol.CodeBadMessage, "act arguments: %v", err)
 	}
-	tpl, role := c.p.Template, room.Role(c.p.Role)
+	if err := c.h.applyAct(ctx, c.p.Room, c.p.Template, room.Role(c.p.Role), a); err != nil {
+		return err
+	}
+	c.enqueue(protocol.Encode(protocol.Reply{T: protocol.TOK, Re: m.ID}))
+	return nil
+}
+
+// EndSession ends a guided room's session as its moderator would from the
+// room: the practice's caseload offers it, so a therapist can close a room
+// without opening it. Every socket of the room sees the change.
+func (h *Hub) EndSession(ctx context.Context, id string, tpl *templates.Template) error {
+	return h.applyAct(ctx, id, tpl, room.Moderator, room.Action{Act: room.ActSessionEnd})
+}
+
+// applyAct applies a as role and commits it (see act).
+func (h *Hub) applyAct(ctx context.Context, id string, tpl *templates.Template, role room.Role, a room.Action) error {
 	// Sign-offs, confirmations and reveals are checked against the
 	// current versions of the field's texts (both drafts of a reveal field).
 	var keys []string
@@ -29,7 +45,7 @@ func (c *conn) act(ctx context.Context, m protocol.In) error {
 		}
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		snap, err := c.h.st.Snapshot(ctx, c.p.Room, keys)
+		snap, err := h.st.Snapshot(ctx, id, keys)
 		if err != nil {
 			return err
 		}
@@ -37,7 +53,7 @@ func (c *conn) act(ctx context.Context, m protocol.In) error {
 		if err != nil {
 			return err
 		}
-		env := room.Env{Now: c.h.now(), Versions: map[string]int64{}, NewID: newConnID}
+		env := room.Env{Now: h.now(), Versions: map[string]int64{}, NewID: newConnID}
 		for k, f := range snap.Fields {
 			env.Versions[k] = f.Version
 		}
@@ -48,12 +64,11 @@ func (c *conn) act(ctx context.Context, m protocol.In) error {
 		ns.Rev = s.Rev + 1
 		stateJSON, evJSON := mustJSON(ns), mustJSON(ev)
 		payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: stateJSON, Event: evJSON}))
-		ok, err := c.h.st.CommitState(ctx, c.p.Room, s.Rev, stateJSON, evJSON, payload)
+		ok, err := h.st.CommitState(ctx, id, s.Rev, stateJSON, evJSON, payload)
 		if err != nil {
 			return err
 		}
 		if ok {
-			c.enqueue(protocol.Encode(protocol.Reply{T: protocol.TOK, Re: m.ID}))
 			return nil
 		}
 	}

@@ -367,6 +367,11 @@ class CaseloadView {
         await showLinks((await call<{ links: Link[] }>("POST", `/sessions/${s.id}/rotate`)).links);
       }, false);
     });
+    const end = h("button", { class: "btn small", type: "button", "data-testid": `end-${s.id}` }, "End");
+    end.addEventListener("click", () => {
+      if (!confirm("End this session for everyone in the room? They can still read it, but no longer change it.")) return;
+      void this.act(() => call("POST", `/sessions/${s.id}/end`));
+    });
     const del = h("button", { class: "btn danger small", type: "button", "data-testid": `delete-${s.id}` }, "Delete");
     del.addEventListener("click", () => {
       if (!confirm("Delete this room and everything written in it?")) return;
@@ -383,7 +388,7 @@ class CaseloadView {
         h("span", { class: "muted small" }, ` ${dateTime(s.created)} · ${s.mode === "guided" ? "guided" : "self-guided"}${s.from ? " · carried over" : ""}`),
         badge,
       ),
-      h("div", { class: "session-actions" }, gone ? null : [open, links, rotate], del),
+      h("div", { class: "session-actions" }, gone ? null : [open, links, rotate], s.mode === "guided" && (s.status === "live" || s.status === "open" || s.status === "not_started") ? end : null, del),
       linksBox,
     );
   }
