@@ -100,8 +100,15 @@ describe("the summary a couple takes home", () => {
     assert.match(checkins[0].at, /T20:00:00\+0[12]:00$/, "Alex's check-in keeps the Paris offset");
     assert.match(checkins[1].at, /T20:00:00-0[45]:00$/, "Sam's check-in keeps the New York offset");
 
-    // The room says until when it is kept, and where the summary is.
+    // The room says until when it is kept, and where the summary is; the
+    // therapist keeps it longer, a partner cannot.
     await a.page.getByTestId("kept-until").filter({ hasText: "kept until" }).waitFor({ timeout: WAIT });
+    assert.equal(await a.page.getByTestId("retention-days").isVisible(), false, "a partner of a guided room does not choose");
+    await m.page.getByTestId("retention-days").selectOption("60");
+    await m.page.getByTestId("retention-set").click();
+    const in60days = (page) => page.evaluate(() => new Date(Date.now() + 60 * 86400_000).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" }));
+    const in60 = await in60days(m.page);
+    await m.page.getByTestId("kept-until").filter({ hasText: in60 }).waitFor({ timeout: WAIT });
 
     await m.page.getByTestId("mod-end").click();
     for (const p of people) await p.page.waitForFunction(() => !!window.__rr.state().ended, null, { timeout: WAIT });
@@ -117,7 +124,7 @@ describe("the summary a couple takes home", () => {
       assert.ok(summaries[role].includes("Signed by both."), `${role}'s summary says both signed`);
       assert.ok(summaries[role].includes(MILESTONE), `${role}'s summary holds the milestone`);
       assert.ok(summaries[role].includes("Sunday walk and talk"), `${role}'s summary holds the check-in`);
-      assert.match(summaries[role], /kept until/);
+      assert.ok(summaries[role].includes(`kept until ${await in60days(p.page)}`), `${role}'s summary says the room is kept 60 days`);
     }
     assert.ok(summaries.moderator.includes(NOTE), "the therapist's copy holds the notes");
     for (const role of ["partner_a", "partner_b"]) assert.ok(!summaries[role].includes(NOTE), `${role}'s copy holds no note of the therapist's`);

@@ -4,6 +4,7 @@ import { localToRFC3339, plannedTime } from "../src/room/checkins";
 import { summaryRoomFromPath } from "../src/summary/route";
 import { fileName } from "../src/summary/download";
 import { describeEvent } from "../src/summary/timeline";
+import { retentionChoices } from "../src/room/takehome";
 
 test("a datetime-local value becomes RFC 3339 with the given offset", () => {
   assert.equal(localToRFC3339("2026-05-12T20:00", 120), "2026-05-12T20:00:00+02:00");
@@ -42,4 +43,9 @@ test("timeline events in words", () => {
   assert.equal(describeEvent("stage.set", "Dr. Rivera", undefined, title, "plan"), "Dr. Rivera moved to “Our repair plan”");
   assert.equal(describeEvent("break.start", "Dr. Rivera", { minutes: 20 }, title), "Dr. Rivera started a break of 20 minutes");
   assert.equal(describeEvent("ready", "Sam", { advanced: true }, title, "plan"), "both were ready: on to “Our repair plan”");
+});
+
+test("retention choices stay within the server's limit", () => {
+  assert.deepEqual(retentionChoices(90), [1, 7, 14, 30, 60, 90]);
+  assert.deepEqual(retentionChoices(10), [1, 7]);
 });
