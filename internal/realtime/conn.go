@@ -33,12 +33,13 @@ const closeGoingAway = protocol.CloseGoingAway
 // messages in order; one writer goroutine drains send. Everything else
 // talks to the socket only through deliver and kill.
 type conn struct {
-	h    *Hub
-	ws   WS
-	id   string
-	p    Participant
-	rh   *roomHub
-	send chan []byte
+	h     *Hub
+	ws    WS
+	id    string
+	p     Participant
+	rh    *roomHub
+	send  chan []byte
+	pongs chan string // pongs owed to the client's pings, written by the writer
 
 	mu        sync.Mutex
 	welcomed  bool     // until the welcome is queued, fan-out is held in pending
@@ -171,19 +172,30 @@ func (c *conn) finish() {
 	c.mu.Unlock()
 }
 
-// writeLoop is the only writer of data frames.
+// writeLoop is the only writer of the socket: data frames (several per
+// write, batch.go), pings, pongs and the close frame.
 func (c *conn) writeLoop() {
 	ping := time.NewTicker(c.h.cfg.PingInterval)
 	defer ping.Stop()
+	var batch [][]byte
 	for {
 		select {
 		case b := <-c.send:
-			if !c.write(b) {
+			batch = c.collect(b, batch)
+			ok := c.writeBatch(batch)
+			clear(batch)
+			if !ok {
 				c.kill(0, "")
 				c.mu.Lock()
 				code, text := c.closeCode, c.closeText // 4008 when kill came first
 				c.mu.Unlock()
 				c.closeSocket(code, text)
+				return
+			}
+		case data := <-c.pongs:
+			if err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.h.cfg.WriteWait)); err != nil {
+				c.kill(0, "")
+				c.closeSocket(0, "")
 				return
 			}
 		case <-ping.C:
@@ -208,27 +220,18 @@ func (c *conn) writeLoop() {
 }
 
 func (c *conn) flush() {
+	var batch [][]byte
 	for {
 		select {
 		case b := <-c.send:
-			if !c.write(b) {
+			batch = c.collect(b, batch)
+			if !c.writeBatch(batch) {
 				return
 			}
 		default:
 			return
 		}
 	}
-}
-
-func (c *conn) write(b []byte) bool {
-	c.mu.Lock()
-	slow := c.closeCode == protocol.CloseSlowConsumer
-	c.mu.Unlock()
-	if slow {
-		return false // a write now would only wait for WriteWait
-	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteWait))
-	return c.ws.WriteMessage(websocket.TextMessage, b) == nil
 }
 
 // closeSocket sends the close frame and ends the reader: it gets a moment
@@ -254,8 +257,9 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	}
 	c := &conn{
 		h: h, ws: ws, id: id, p: p,
-		send: make(chan []byte, h.cfg.Limits.SendQueue),
-		done: make(chan struct{}),
+		send:  make(chan []byte, h.cfg.Limits.SendQueue),
+		pongs: make(chan string, 1),
+		done:  make(chan struct{}),
 	}
 	c.presence.cur = protocol.Member{ID: c.id, Role: p.Role, Name: p.Name}
 	if !h.register(c) {
@@ -274,6 +278,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 		c.extendRead()
 		return nil
 	})
+	c.servePings()
 
 	var writer sync.WaitGroup
 	writer.Add(1)
