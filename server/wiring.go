@@ -81,7 +81,7 @@ func start(ctx context.Context, cfg config, getenv func(string) string, log *slo
 	}
 	sopt := store.DefaultOptions()
 	sopt.TTL = cfg.Limits.RoomTTL
-	sopt.MaxLog = cfg.Limits.LogEntries
+	sopt.Limits = cfg.Limits
 	sopt.Sharded = len(cfg.ClusterAddrs) > 0
 	st := store.New(s.rdb, sopt)
 	rcfg := realtime.DefaultConfig()
