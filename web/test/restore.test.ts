@@ -81,3 +81,27 @@ test("an acked update a restored checkpoint holds is confirmed, not pushed twice
   assert.equal(a.sync.unsent, 0);
   assert.equal(a.out.length, 0);
 });
+
+test("a checkpoint kept across a reload is presented when the server shows less", async () => {
+  const { FieldSync } = await import("../src/sync/fieldsync");
+  const clock = new FakeClock();
+  const out: unknown[] = [];
+  const saved: unknown[] = [];
+  const snap = { epoch: "e2", version: 6, text: "hel" };
+  const s = new FieldSync({
+    key: "f",
+    snapshot: snap,
+    send: (m) => (out.push(m), true),
+    nextId: () => "r1",
+    clock,
+    checkpoint: { epoch: "e1", version: 9, text: "hello", sig: "S9" },
+    onCheckpoint: (ck) => saved.push(ck),
+  });
+  assert.equal(s.text, "hello", "starts from what the server signed, not the older snapshot");
+  s.welcome(snap);
+  const restore = out[0] as Extract<RestoreMsg, { field: string }>;
+  assert.equal(restore?.t, "restore");
+  assert.deepEqual([restore.version, restore.text, restore.sig], [9, "hello", "S9"]);
+  s.reset({ epoch: "e3", version: 9, text: "hello", sig: "S9b", restoredFrom: "e1" });
+  assert.deepEqual(saved.at(-1), { epoch: "e3", version: 9, text: "hello", sig: "S9b" }, "the new checkpoint is handed over to be kept");
+});

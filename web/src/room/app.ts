@@ -5,7 +5,7 @@
 import { Compartment } from "@codemirror/state";
 import { EditorView, ViewUpdate } from "@codemirror/view";
 import { Connection, ConnStatus } from "../net/connection";
-import { FieldSync } from "../sync/fieldsync";
+import { FieldSync, type Checkpoint } from "../sync/fieldsync";
 import { accessExtension, editorExtensions } from "../editor/setup";
 import { RemoteCursor, setRemoteCursors } from "../editor/cursors";
 import type { ErrorMsg, FieldDef, FieldSnapshot, Me, Member, Role, RoomState, ServerMsg, StageDef, Template } from "../types";
@@ -388,6 +388,29 @@ export class RoomApp implements RoomCtx {
     for (const s of this.syncs.values()) s.lost();
   }
 
+  /**
+   * Checkpoints live in this tab's sessionStorage (gone when the tab
+   * closes), so a reload after Redis went back can still present them.
+   */
+  private storedCheckpoint(key: string): Checkpoint | null {
+    try {
+      const raw = sessionStorage.getItem(`rr-ck:${this.roomID}:${key}`);
+      const ck = raw ? (JSON.parse(raw) as Checkpoint) : null;
+      return ck && typeof ck.version === "number" && typeof ck.text === "string" && typeof ck.sig === "string" && typeof ck.epoch === "string" ? ck : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private storeCheckpoint(key: string, ck: Checkpoint | null): void {
+    try {
+      if (ck) sessionStorage.setItem(`rr-ck:${this.roomID}:${key}`, JSON.stringify(ck));
+      else sessionStorage.removeItem(`rr-ck:${this.roomID}:${key}`);
+    } catch {
+      /* storage full or disabled: the checkpoint stays in memory */
+    }
+  }
+
   /** Every text key in the template (reveal fields have two). */
   private allKeys(): string[] {
     const keys: string[] = [];
@@ -405,6 +428,8 @@ export class RoomApp implements RoomCtx {
         return ok;
       },
       nextId: this.nextId,
+      checkpoint: this.storedCheckpoint(key),
+      onCheckpoint: (ck) => this.storeCheckpoint(key, ck),
       extensions: (sync) => this.extensionsFor(sync.key),
       onChange: () => {
         this.view?.fieldChanged(key);

@@ -18,7 +18,8 @@
 //    signed (never the editor's doc, which holds unsent edits). When the
 //    server shows less than it (Redis went back or was wiped), we present it
 //    (`restore`) and push nothing until the answer (docs/protocol.md,
-//    "Checkpoints and restore"). Kept in memory only.
+//    "Checkpoints and restore"). The room app keeps it in sessionStorage
+//    (this tab only) so a reload can still present it.
 //
 // No DOM and no socket here: the state lives in a StateHost (an EditorView
 // when the field is on screen, a bare holder otherwise), messages go out
@@ -62,6 +63,10 @@ export interface FieldSyncOptions {
   extensions?: (sync: FieldSync) => Extension;
   /** Called after anything visible changed: text, version, saved state, error. */
   onChange?: (sync: FieldSync) => void;
+  /** A checkpoint kept from before (a reload): presented if the server shows less. */
+  checkpoint?: Checkpoint | null;
+  /** Called when the checkpoint changes (to keep it across a reload). */
+  onCheckpoint?: (ck: Checkpoint | null) => void;
 }
 
 /** How long we wait for updates the server promised (ack echo, `behind`) before pulling. */
@@ -158,7 +163,13 @@ export class FieldSync {
     this.key = opts.key;
     this.clock = opts.clock ?? realClock;
     this.clientID = opts.clientID ?? randomID();
-    const snap = opts.snapshot ?? { epoch: "", version: 0, text: "" };
+    const stored = opts.checkpoint ?? null;
+    let snap: FieldSnapshot = opts.snapshot ?? { epoch: "", version: 0, text: "" };
+    // The server shows less than it once signed to this tab (Redis went back
+    // while the page reloaded): start from the checkpoint, so the welcome
+    // that follows presents it.
+    if (stored && opts.snapshot && opts.snapshot.version < stored.version) snap = stored;
+    this.checkpoint = stored;
     this.readable = opts.snapshot !== null;
     this.epoch = snap.epoch;
     this.known = snap.version;
@@ -549,6 +560,7 @@ export class FieldSync {
     }
     // Stale (the server holds as much or more) or refused: take the server's.
     this.checkpoint = null;
+    this.opts.onCheckpoint?.(null);
     if (snap.epoch !== this.epoch || snap.version !== this.version) this.resetTo(snap);
     this.resync();
     this.changed();
@@ -563,6 +575,7 @@ export class FieldSync {
 
   /** Adopts `sig` as the checkpoint when it signs what we hold as confirmed, and an ack's once reached. */
   private noteSig(epoch: string, version: number, sig?: string): void {
+    const before = this.checkpoint;
     if (sig && epoch === this.epoch && version === this.version) {
       this.checkpoint = { epoch, version, text: this.synced.toString(), sig };
     }
@@ -573,6 +586,7 @@ export class FieldSync {
     } else if (a && (a.epoch !== this.epoch || a.version < this.version)) {
       this.ackSig = null;
     }
+    if (this.checkpoint !== before) this.opts.onCheckpoint?.(this.checkpoint);
   }
 
   heads(head: { epoch: string; version: number }): void {
