@@ -27,8 +27,10 @@ import (
 const practiceCookie = "rr_practice"
 
 // mountPractice registers the practice routes when a practice store is
-// wired; without one they do not exist.
+// wired (without one they do not exist), and the partners' way back into
+// a room, which needs no practice.
 func (a *api) mountPractice(app *fiber.App) {
+	a.mountWayBack(app) // practice_wayback.go: partners need no practice
 	if a.Practice == nil {
 		return
 	}

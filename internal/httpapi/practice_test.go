@@ -489,3 +489,80 @@ func TestPracticeEndSession(t *testing.T) {
 		})
 	}
 }
+
+// The way back: a seat bound to a browser's device secret enters again
+// without its link, until the links are replaced or the room is deleted.
+func TestPracticeWayBackForPartners(t *testing.T) {
+	n := startPracticeNode(t)
+	ctx := t.Context()
+	_, cookie, _ := n.newPractice(t, "Dr One")
+	_, roomID, links := n.addCoupleAndSession(t, cookie, "C")
+	secret := strings.Repeat("s", 20) + practice.NewID(16)
+	bind := func(tok, origin, body string) int {
+		req, _ := http.NewRequest("POST", n.URL+"/api/rooms/"+roomID+"/device", strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	enter := func(s string) (int, string, string) {
+		var out struct{ Token, Role, Code string }
+		st := n.call(t, "POST", "/api/rooms/"+roomID+"/enter", "", `{"secret":"`+s+`"}`, &out)
+		return st, out.Token, out.Role + out.Code
+	}
+	binds := []struct {
+		name, tok, origin, body string
+		status                  int
+	}{
+		{"from another origin", links["partner_a"], "http://evil.example", `{"secret":"` + secret + `"}`, http.StatusForbidden},
+		{"without a token", "", n.URL, `{"secret":"` + secret + `"}`, http.StatusUnauthorized},
+		{"a short secret", links["partner_a"], n.URL, `{"secret":"short"}`, http.StatusBadRequest},
+		{"partner A's browser", links["partner_a"], n.URL, `{"secret":"` + secret + `"}`, http.StatusNoContent},
+	}
+	for _, tc := range binds {
+		t.Run("bind "+tc.name, func(t *testing.T) {
+			if st := bind(tc.tok, tc.origin, tc.body); st != tc.status {
+				t.Fatalf("status %d, want %d", st, tc.status)
+			}
+		})
+	}
+	st, tok, role := enter(secret)
+	if st != http.StatusOK || role != "partner_a" {
+		t.Fatalf("enter: %d %q", st, role)
+	}
+	resp, err := http.Get(n.URL + "/ws/rooms/" + roomID + "?token=" + tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("the token from enter does not open the room: %d", resp.StatusCode)
+	}
+	if st, _, code := enter(strings.Repeat("x", 40)); st != http.StatusUnauthorized || code != "unknown_device" {
+		t.Fatalf("an unknown browser: %d %s", st, code)
+	}
+	key := "rr:{" + roomID + "}:dev"
+	if ttl := n.rdb.PTTL(ctx, key).Val(); ttl <= 0 {
+		t.Fatalf("the binding must expire with the room; TTL %v", ttl)
+	}
+	if st := n.call(t, "POST", "/api/practice/sessions/"+roomID+"/rotate", cookie, "", nil); st != http.StatusOK {
+		t.Fatal(st)
+	}
+	if st, _, code := enter(secret); st != http.StatusUnauthorized || code != "revoked" {
+		t.Fatalf("after the links were replaced: %d %s", st, code)
+	}
+	if st := n.call(t, "DELETE", "/api/practice/sessions/"+roomID, cookie, "", nil); st != http.StatusNoContent {
+		t.Fatal(st)
+	}
+	if n.rdb.Exists(ctx, key).Val() != 0 {
+		t.Fatal("the device bindings outlived the room")
+	}
+}

@@ -44,6 +44,9 @@ func (k keys) hist(f string) string  { return fmt.Sprintf("rr:{%s}:hist:%s", k.r
 // inserts is the per-seat insert budget: seat -> "minute used".
 func (k keys) inserts() string { return fmt.Sprintf("rr:{%s}:ins", k.room) }
 
+// devices is the browsers bound to a seat: sha256(device secret) -> record.
+func (k keys) devices() string { return fmt.Sprintf("rr:{%s}:dev", k.room) }
+
 // tomb marks a deliberate delete, so a room without keys and without a
 // tombstone is known to be lost rather than deleted.
 func (k keys) tomb() string    { return fmt.Sprintf("rr:{%s}:deleted", k.room) }
@@ -51,7 +54,7 @@ func (k keys) channel() string { return fmt.Sprintf("rr:{%s}", k.room) }
 
 // all is every key a room may have (not the tombstone).
 func (k keys) all(fields []string) []string {
-	out := []string{k.meta(), k.events(), k.presence(), k.inserts()}
+	out := []string{k.meta(), k.events(), k.presence(), k.inserts(), k.devices()}
 	for _, f := range fields {
 		out = append(out, k.field(f), k.log(f), k.hist(f))
 	}
