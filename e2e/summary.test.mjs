@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join as pathJoin } from "node:path";
 import ICAL from "ical.js";
+import { AxeBuilder } from "@axe-core/playwright";
 import { ROOT, WAIT, createRoom, join, launchBrowser, requireWebDist, settled, startServer, typeInto } from "./harness.mjs";
 import { pdfText } from "./pdftext.mjs";
 
@@ -44,6 +45,13 @@ async function person(url, opts = {}) {
       page.on("dialog", (d) => void d.accept().catch(() => {}));
     },
   });
+}
+
+/** Fails on any serious or critical axe violation (WCAG 2 A and AA). */
+async function noSeriousFaults(page, where) {
+  const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), [], `${where}: serious or critical axe violations`);
 }
 
 const tokenOf = (url) => decodeURIComponent(url.split("#t=")[1]);
@@ -97,6 +105,7 @@ describe("the summary a couple takes home", () => {
     await a.page.getByTestId("milestone-reached").click();
     await b.page.waitForFunction(() => window.__rr.state().values?.milestones?.[0]?.reached?.by === "partner_a", null, { timeout: WAIT });
     const checkins = await a.page.evaluate(() => window.__rr.state().values.checkins);
+    await noSeriousFaults(a.page, "the plan stage with check-ins and milestones");
     assert.match(checkins[0].at, /T20:00:00\+0[12]:00$/, "Alex's check-in keeps the Paris offset");
     assert.match(checkins[1].at, /T20:00:00-0[45]:00$/, "Sam's check-in keeps the New York offset");
 
@@ -127,6 +136,8 @@ describe("the summary a couple takes home", () => {
       assert.ok(summaries[role].includes(`kept until ${await in60days(p.page)}`), `${role}'s summary says the room is kept 60 days`);
     }
     assert.ok(summaries.moderator.includes(NOTE), "the therapist's copy holds the notes");
+    await noSeriousFaults(a.page, "a partner's summary");
+    await noSeriousFaults(m.page, "the therapist's summary with the timeline");
     for (const role of ["partner_a", "partner_b"]) assert.ok(!summaries[role].includes(NOTE), `${role}'s copy holds no note of the therapist's`);
     // Who signed and when, with the time zone (Sam reads New York time).
     assert.match(summaries.partner_b, /Alex signed — .*\d{2}:\d{2}.*(EST|EDT|GMT-[45])/);

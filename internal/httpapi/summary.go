@@ -51,13 +51,16 @@ func (a *api) retention(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
 	}
-	return c.JSON(retentionResp{KeptUntil: until.UTC(), MayChange: mayManage(z), MaxDays: int(a.Limits.MaxRoomTTL / (24 * time.Hour))})
+	return c.JSON(retentionResp{KeptUntil: until.UTC(), LinkExpires: time.Unix(z.claims.Expires, 0).UTC(), MayChange: mayManage(z), MaxDays: int(a.Limits.MaxRoomTTL / (24 * time.Hour))})
 }
 
 type retentionResp struct {
 	KeptUntil time.Time `json:"keptUntil"`
-	MayChange bool      `json:"mayChange"` // the moderator; both partners without one
-	MaxDays   int       `json:"maxDays"`   // limits.MaxRoomTTL in days
+	// LinkExpires is when the asking seat's link stops working: a room kept
+	// longer than its links can only be opened with new ones (rotate).
+	LinkExpires time.Time `json:"linkExpires"`
+	MayChange   bool      `json:"mayChange"` // the moderator; both partners without one
+	MaxDays     int       `json:"maxDays"`   // limits.MaxRoomTTL in days
 }
 
 // setRetention: POST {days} keeps the room for that many days from now,
@@ -95,7 +98,7 @@ func (a *api) setRetention(c *fiber.Ctx) error {
 		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
 	}
 	a.Log.Info("room retention changed", "room", id, "days", req.Days)
-	return c.JSON(retentionResp{KeptUntil: until.UTC(), MayChange: true, MaxDays: maxDays})
+	return c.JSON(retentionResp{KeptUntil: until.UTC(), LinkExpires: time.Unix(z.claims.Expires, 0).UTC(), MayChange: true, MaxDays: maxDays})
 }
 
 // loadInput reads the room for the token's seat: state, every text at its

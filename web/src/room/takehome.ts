@@ -11,6 +11,7 @@ import { dayOf } from "../summary/page";
 
 interface Retention {
   keptUntil?: string;
+  linkExpires?: string;
   mayChange?: boolean;
   maxDays?: number;
 }
@@ -96,6 +97,9 @@ export class TakeHome {
     const day = dayOf(this.info.keptUntil);
     setHidden(this.kept, !day);
     setHidden(this.form, !this.info.mayChange);
-    setText(this.kept, !day ? "" : ended ? `This room is kept until ${day}. Download your summary before then.` : `This room is kept until ${day}.`);
+    // A link that stops working before the room is deleted closes the room
+    // to its holder earlier: say so, the earlier date is the one that counts.
+    const link = this.info.linkExpires && this.info.keptUntil && new Date(this.info.linkExpires) < new Date(this.info.keptUntil) ? ` Your link works until ${dayOf(this.info.linkExpires)}.` : "";
+    setText(this.kept, !day ? "" : ended ? `This room is kept until ${day}.${link} Download your summary before then.` : `This room is kept until ${day}.${link}`);
   }
 }
