@@ -17,7 +17,7 @@ let browser;
 let open = [];
 
 function it(name, fn) {
-  nodeIt(name, { timeout: 120_000 }, async (t) => {
+  nodeIt(name, { timeout: 600_000 }, async (t) => {
     try {
       await fn(t);
     } catch (e) {
@@ -36,12 +36,22 @@ async function person(url, opts = {}) {
 
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, deviceScaleFactor: 2 };
 
+const t0 = Date.now();
+/** With RR_E2E_TRACE=1, says how long each step took (the machine can be slow). */
+const trace = (what) => process.env.RR_E2E_TRACE && console.error(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
+
 /** Runs axe and fails on any serious or critical violation, listing each with its nodes. */
 async function noSeriousFaults(page, where) {
+  trace(`axe: ${where}`);
   const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
   const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   const report = bad.map((v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.map((n) => `   ${n.target.join(" ")} — ${n.failureSummary?.split("\n").slice(1, 3).join(" ")}`).join("\n")}`).join("\n");
   assert.equal(bad.length, 0, `${where}: ${bad.length} serious/critical axe violations\n${report}`);
+  // The faults this page had, whatever axe rates them: headings out of
+  // order, two regions with one name, a name that differs from the text.
+  const named = await new AxeBuilder({ page }).withRules(["heading-order", "landmark-unique", "label-content-name-mismatch"]).analyze();
+  const more = named.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(more, [], `${where}: heading order, region names, label/name`);
 }
 
 const stateOf = (page) => page.evaluate(() => window.__rr.state());

@@ -49,7 +49,7 @@ export function renderStart(root: HTMLElement): void {
       h("li", null, "You each see the other write, live. Nothing you write is lost, even if the connection drops."),
       h("li", null, "A therapist can guide you from anywhere, or you can go through it on your own."),
       h("li", null, "Either of you can ask for a pause at any time."),
-      h("li", null, "No accounts. Each person gets a private link; the room can be deleted whenever you like."),
+      h("li", null, "No accounts. Each person gets a private link. The therapist, or in a room without one either of you, can delete the room and everything in it at any time."),
     ),
   );
 

@@ -158,7 +158,8 @@ class EditorBox {
 }
 
 function fieldHeader(f: FieldDef): HTMLElement[] {
-  return [h("h3", { class: "field-label", id: `label-${f.id}` }, f.label), f.prompt ? h("p", { class: "prompt" }, f.prompt) : (null as never)].filter(Boolean);
+  // h2: fields sit under the stage's h1, so heading levels stay in order.
+  return [h("h2", { class: "field-label", id: `label-${f.id}` }, f.label), f.prompt ? h("p", { class: "prompt" }, f.prompt) : (null as never)].filter(Boolean);
 }
 
 /** The version a sign-off or mirror mark must carry to still count. */
@@ -682,13 +683,13 @@ export function buildNotesBox(ctx: RoomCtx, field: FieldDef, stage: StageDef): C
  * A partner's private line to the therapist: an editor outside the stage
  * column, so it is there in every stage. `heading` names whose line it is.
  */
-export function buildPrivateLine(ctx: RoomCtx, field: FieldDef, stage: StageDef, heading: string, testid: string): Card {
+export function buildPrivateLine(ctx: RoomCtx, field: FieldDef, stage: StageDef, heading: string, testid: string, level: "h2" | "h4"): Card {
   const box = new EditorBox(ctx, field.id, field, stage, { emptyText: "Nothing written yet." });
   const id = `label-${field.id}`;
   const el = h(
     "section",
     { class: "private-line", "aria-labelledby": id, "data-testid": testid },
-    h("h3", { id }, heading),
+    h(level, { id }, heading),
     field.prompt && ctx.me.role !== "moderator" ? h("p", { class: "prompt small" }, field.prompt) : null,
     box.el,
   );

@@ -119,7 +119,7 @@ export class ModPanel {
     for (const p of PARTNERS) {
       const pl = privateLine(t, p, ctx.room);
       if (!pl) continue;
-      const card = buildPrivateLine(ctx, pl.field, pl.stage, `From ${ctx.name(p)}`, `mod-private-${p}`);
+      const card = buildPrivateLine(ctx, pl.field, pl.stage, `From ${ctx.name(p)}`, `mod-private-${p}`, "h4");
       this.lines.push({ p, card, key: pl.field.id });
       this.linesSeen.set(pl.field.id, ctx.sync(pl.field.id)?.version ?? 0);
       linesWrap.append(card.el);

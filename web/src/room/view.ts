@@ -11,8 +11,8 @@ import { buildCard, buildPrivateLine, Card, runAct } from "./fields";
 import { assignRoles, canSteer, fieldOfKey, isPartner, onBreak, otherPartner, privateLine, stageCards } from "../perm";
 import { clockTime, dateTime, describeRemaining, formatCountdown, plural } from "../format";
 import { ModPanel } from "./modpanel";
-import { TakeHome } from "./takehome";
 import { carriedBlock } from "../practice/carried";
+import { TakeHome } from "./takehome";
 
 export class RoomView {
   private el: HTMLElement;
@@ -106,7 +106,7 @@ export class RoomView {
       `You are ${ctx.name(me.role)}`,
       me.role === "moderator" ? " (therapist)" : "",
     );
-    const sidebar = h("nav", { class: "sidebar", "aria-label": "Stages" }, h("h2", { class: "sidebar-title" }, "Stages"), this.stageList, this.stageSelect, whoami);
+    const sidebar = h("nav", { class: "sidebar", "aria-label": "Stages" }, h("p", { class: "sidebar-title", "aria-hidden": "true" }, "Stages"), this.stageList, this.stageSelect, whoami);
 
     // Main column
     this.banners = h("div", { class: "banners" });
@@ -149,7 +149,7 @@ export class RoomView {
     const pl = isPartner(me.role) ? privateLine(ctx.template, me.role, ctx.room) : null;
     let linePanel: HTMLElement | null = null;
     if (pl) {
-      this.line = buildPrivateLine(ctx, pl.field, pl.stage, "Only for my therapist", "private-line");
+      this.line = buildPrivateLine(ctx, pl.field, pl.stage, "Only for my therapist", "private-line", "h2");
       linePanel = h("div", { class: "card private-panel", id: "private-line-panel", hidden: true }, this.line.el);
       this.lineBtn = h("button", { class: "btn soft", type: "button", "aria-expanded": "false", "aria-controls": "private-line-panel", "data-testid": "private-line-toggle" }, "Only for my therapist");
       this.lineBtn.addEventListener("click", () => {
