@@ -397,6 +397,13 @@ func (a *api) authorize(c *fiber.Ctx, id, tok string) (*authorized, error) {
 	if errors.Is(err, store.ErrNoRoom) {
 		return nil, apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
 	}
+	if errors.Is(err, store.ErrRoomLost) {
+		// A valid link to a room whose keys are gone without a tombstone:
+		// Redis lost it, and the sockets still open may restore it from
+		// their checkpoints. Clients retry a 503; a 404 would make them
+		// give up on a room that is coming back.
+		return nil, apiError(c, fiber.StatusServiceUnavailable, "room_lost", "this room's data is being restored; try again shortly")
+	}
 	if err != nil {
 		return nil, err
 	}

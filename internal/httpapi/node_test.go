@@ -158,7 +158,9 @@ func TestTokensRefusedAtUpgrade(t *testing.T) {
 		{"other room", r.ID, other.Tokens["moderator"], "bad_token", 401},
 		{"garbage", r.ID, "%00%ff", "bad_token", 401},
 		{"empty", r.ID, "", "bad_token", 401},
-		{"unknown room", "aaaaaaaaaaaaaaaaaaaaaaaaaa", signer.Sign(auth.Claims{Room: "aaaaaaaaaaaaaaaaaaaaaaaaaa", Role: "partner_a", Expires: time.Now().Add(time.Hour).Unix(), Gen: 1}), "no_room", 404},
+		// A valid link to a room with no keys and no tombstone: Redis lost
+		// it (a deleted room answers no_room, see TestDeleteRoomRemovesEverything).
+		{"lost room", "aaaaaaaaaaaaaaaaaaaaaaaaaa", signer.Sign(auth.Claims{Room: "aaaaaaaaaaaaaaaaaaaaaaaaaa", Role: "partner_a", Expires: time.Now().Add(time.Hour).Unix(), Gen: 1}), "room_lost", 503},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
