@@ -4,7 +4,8 @@
 //
 // Input, one JSON object per line on stdin:
 //   {"updates": [{"clientID": "...", "changes": [...]}, ...],
-//    "over":    [{"clientID": "...", "changes": [...]}, ...]}
+//    "over":    [{"clientID": "...", "changes": [...]}, ...],
+//    "each":    true to rebase over one accepted update at a time}
 // Output, one JSON object per line on stdout, in input order:
 //   {"updates": [{"clientID": "...", "changes": [...]}, ...]}
 // or {"error": "..."} when CodeMirror throws.
@@ -22,7 +23,10 @@ for await (const line of lines) {
   let out
   try {
     const input = JSON.parse(line)
-    const rebased = rebaseUpdates(parse(input.updates), parse(input.over))
+    let rebased = parse(input.updates)
+    const over = parse(input.over)
+    if (input.each) for (const o of over) rebased = rebaseUpdates(rebased, [o])
+    else rebased = rebaseUpdates(rebased, over)
     out = {updates: rebased.map(u => ({clientID: u.clientID, changes: u.changes.toJSON()}))}
   } catch (e) {
     out = {error: String(e && e.message || e)}

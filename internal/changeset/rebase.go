@@ -82,3 +82,26 @@ func (c ChangeSet) InsertedUnits() int {
 	}
 	return n
 }
+
+// RebaseEach rebases updates over the accepted updates one at a time:
+// Rebase(updates, over[0:1]), then over[1:2], and so on. This is the rule
+// the server uses, because mapping over a composition of changes and
+// mapping over them one by one can give different results (CodeMirror's
+// mapping is not path-independent when changes touch the same places), and
+// a client confirms its own updates by clientID without comparing them: it
+// keeps its own mapped version. Clients apply received updates one at a
+// time (receiveUpdates with one update per call), so their mapping path is
+// exactly this one, whatever frames the updates arrived in, and the text
+// they keep is the text the server stores.
+func RebaseEach(updates, over []Update) ([]Update, error) {
+	for i := range over {
+		var err error
+		if updates, err = Rebase(updates, over[i:i+1]); err != nil {
+			return nil, fmt.Errorf("accepted update %d: %w", i, err)
+		}
+		if len(updates) == 0 {
+			break
+		}
+	}
+	return updates, nil
+}

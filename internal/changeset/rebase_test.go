@@ -21,6 +21,7 @@ type wireUpdate struct {
 type rebaseCase struct {
 	Updates []wireUpdate `json:"updates"`
 	Over    []wireUpdate `json:"over"`
+	Each    bool         `json:"each,omitempty"` // RebaseEach: one accepted update at a time
 }
 
 type rebaseAnswer struct {
@@ -167,9 +168,10 @@ func TestInsertedUnits(t *testing.T) {
 }
 
 // TestRebaseDifferentialAgainstCollab runs thousands of random pushes from
-// a client that is behind through Rebase and through @codemirror/collab's
-// rebaseUpdates under node (scripts/rebase-oracle.mjs), and requires
-// byte-identical results.
+// a client that is behind through Rebase and RebaseEach, and through
+// @codemirror/collab's rebaseUpdates under node (scripts/rebase-oracle.mjs;
+// for RebaseEach, rebaseUpdates over one accepted update at a time), and
+// requires byte-identical results.
 func TestRebaseDifferentialAgainstCollab(t *testing.T) {
 	root := oracleRoot(t)
 	r := rand.New(rand.NewPCG(20261130, 11))
@@ -177,6 +179,7 @@ func TestRebaseDifferentialAgainstCollab(t *testing.T) {
 	cases := make([]rebaseCase, n)
 	for i := range cases {
 		cases[i] = genRebaseCase(r)
+		cases[i].Each = i%2 == 1
 	}
 	answers := runOracle[rebaseCase, rebaseAnswer](t, root, "rebase-oracle.mjs", cases)
 	dropped, mapped, failures := 0, 0, 0
@@ -186,7 +189,11 @@ func TestRebaseDifferentialAgainstCollab(t *testing.T) {
 			in, _ := json.Marshal(c)
 			t.Fatalf("case %d: collab threw %s\ninput: %s", i, want.Error, in)
 		}
-		got, err := Rebase(fromWire(t, c.Updates), fromWire(t, c.Over))
+		rebase := Rebase
+		if c.Each {
+			rebase = RebaseEach
+		}
+		got, err := rebase(fromWire(t, c.Updates), fromWire(t, c.Over))
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}

@@ -218,7 +218,28 @@ var errMismatch = errors.New("client: update does not fit the confirmed text")
 // confirmed text and composed into changes, which are then mapped over
 // the remaining pending updates (changes.map(unconfirmed, true)) while each
 // pending update is mapped over them (unconfirmed.map(changes)).
+//
+// Updates are taken one at a time, whatever frame they came in: mapping
+// the pending updates over a composition of remote changes can differ from
+// mapping them over each change in turn, and the server rebases a push that
+// is behind over each accepted update in turn (changeset.RebaseEach). Our
+// own updates are confirmed by clientID without comparing their changes,
+// so only the same path keeps our text equal to the server's.
 func (d *doc) receive(from int64, ups []wireUpdate) ([]ownConfirmation, error) {
+	var mine []ownConfirmation
+	for i := range ups {
+		m, err := d.receiveBatch(from+int64(i), ups[i:i+1])
+		mine = append(mine, m...)
+		if err != nil {
+			return mine, err
+		}
+	}
+	return mine, nil
+}
+
+// receiveBatch applies a batch of updates as one step, as collab's
+// receiveUpdates does with the updates it is given.
+func (d *doc) receiveBatch(from int64, ups []wireUpdate) ([]ownConfirmation, error) {
 	skip := d.version - from
 	if skip < 0 || skip >= int64(len(ups)) {
 		return nil, nil

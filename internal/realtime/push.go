@@ -153,7 +153,7 @@ func (c *conn) push(ctx context.Context, m protocol.In) error {
 				// Beyond the log window: the client must catch up first.
 				return c.behind(ctx, m.ID, key, h.Epoch, v, h.Version)
 			}
-			if ups, err = changeset.Rebase(ups, over); err != nil {
+			if ups, err = changeset.RebaseEach(ups, over); err != nil {
 				return protocol.Errorf(protocol.CodeBadChanges, "the updates do not follow version %d: %v", v, err)
 			}
 			if len(ups) == 0 {

@@ -456,7 +456,11 @@ export class FieldSync {
     }
     const own = parsed.filter((u) => u.clientID === this.clientID).length;
     this.synced = synced;
-    this.host.dispatch(receiveUpdates(this.state, parsed));
+    // One update per receiveUpdates: the server rebases a push that is
+    // behind over each accepted update in turn, and mapping our unsent edits
+    // over a composition can differ from mapping them over each change, while
+    // collab confirms our own updates by clientID alone (docs/protocol.md).
+    for (const u of parsed) this.host.dispatch(receiveUpdates(this.state, [u]));
     if (this.inflight) {
       this.inflight.remaining -= own;
       if (this.inflight.remaining <= 0) this.inflight = null;
