@@ -6,7 +6,7 @@
 
 import { after, before, describe, it as nodeIt } from "node:test";
 import assert from "node:assert/strict";
-import { WAIT, connected, launchBrowser, requireWebDist, startServer } from "./harness.mjs";
+import { WAIT, connected, createRoom, launchBrowser, requireWebDist, startServer } from "./harness.mjs";
 
 requireWebDist();
 
@@ -225,6 +225,44 @@ describe("continuity", () => {
     } finally {
       for (const p of people) await p.context.close();
       await t.context.close();
+    }
+  });
+});
+
+describe("the way back", () => {
+  it("a partner who closed the page gets back in from the bare room address, and the start page lists the room", async () => {
+    const room = await createRoom(base, { template: "checkin", mode: "self", names: { partner_a: "Robin" } });
+    const link = room.links.partner_a.replace("127.0.0.1", "localhost");
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const first = await context.newPage();
+      first.on("pageerror", (e) => pageErrors.push(String(e)));
+      await first.goto(link);
+      await connected(first);
+      await first.waitForFunction((id) => JSON.parse(localStorage.getItem("rr.rooms") || "{}")[id]?.title, room.id, { timeout: WAIT });
+      await first.close();
+
+      // A new tab of the same browser, the address without the link's code.
+      const again = await context.newPage();
+      again.on("pageerror", (e) => pageErrors.push(String(e)));
+      await again.goto(`${base}/r/${room.id}`);
+      await connected(again);
+      assert.equal((await again.evaluate(() => window.__rr.me())).role, "partner_a");
+      assert.equal(new URL(again.url()).hash, "", "no code in the address");
+
+      await again.goto(`${base}/`);
+      const mine = again.getByTestId(`my-room-${room.id}`);
+      await mine.getByText("Weekly trust check-in").waitFor({ timeout: WAIT });
+      await again.getByTestId(`my-room-status-${room.id}`).getByText("open").waitFor({ timeout: WAIT });
+
+      // Another browser without the link gets no way in.
+      const stranger = await browser.newContext();
+      const p = await stranger.newPage();
+      await p.goto(`${base}/r/${room.id}`);
+      await p.getByText("This page needs your personal link").waitFor({ timeout: WAIT });
+      await stranger.close();
+    } finally {
+      await context.close();
     }
   });
 });

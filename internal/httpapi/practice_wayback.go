@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"repairroom/internal/room"
 	"repairroom/internal/store"
 )
 
@@ -52,6 +53,20 @@ func deviceHash(secret string) (string, bool) {
 func (a *api) mountWayBack(app fiber.Router) {
 	app.Post("/api/rooms/:id/device", a.bindDevice)
 	app.Post("/api/rooms/:id/enter", a.enterWithDevice)
+	app.Post("/api/rooms/:id/device/status", a.deviceStatus)
+}
+
+// roomInfo is what a browser keeps to list a room it opened.
+func (a *api) roomInfo(meta store.Meta) fiber.Map {
+	info := fiber.Map{"created": meta.Created.UTC(), "title": meta.Template}
+	if tpl, ok := a.Templates.Get(meta.Template); ok {
+		info["title"] = tpl.Title
+	}
+	var st room.State
+	if json.Unmarshal(meta.State, &st) == nil {
+		info["ended"] = st.Ended != nil
+	}
+	return info
 }
 
 // bindDevice binds the token holder's seat to the browser's device secret.
@@ -79,52 +94,77 @@ func (a *api) bindDevice(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return c.SendStatus(fiber.StatusNoContent)
+	info := a.roomInfo(z.meta)
+	info["role"] = z.claims.Role
+	return c.JSON(info)
+}
+
+// deviceSeat finds the room and the binding of the browser's secret. It
+// answers the HTTP error itself (and returns a nil record).
+func (a *api) deviceSeat(c *fiber.Ctx) (string, store.Meta, *deviceRecord, error) {
+	var meta store.Meta
+	if !a.originAllowed(c) {
+		return "", meta, nil, apiError(c, fiber.StatusForbidden, "bad_origin", "this origin may not enter a room")
+	}
+	id := strings.Clone(c.Params("id"))
+	if !validRoomID(id) {
+		return id, meta, nil, apiError(c, fiber.StatusNotFound, "no_room", "no such room")
+	}
+	var req deviceReq
+	if err := json.Unmarshal(c.Body(), &req); err != nil {
+		return id, meta, nil, apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {secret}")
+	}
+	h, ok := deviceHash(req.Secret)
+	if !ok {
+		return id, meta, nil, apiError(c, fiber.StatusBadRequest, "bad_secret", "the device secret must be 32 to 128 base64url characters")
+	}
+	ctx := c.UserContext()
+	meta, err := a.Store.Meta(ctx, id)
+	if errors.Is(err, store.ErrNoRoom) || errors.Is(err, store.ErrRoomLost) {
+		return id, meta, nil, apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
+	}
+	if err != nil {
+		return id, meta, nil, err
+	}
+	b, err := a.Store.Device(ctx, id, h)
+	if errors.Is(err, store.ErrNoDevice) {
+		return id, meta, nil, apiError(c, fiber.StatusUnauthorized, "unknown_device", "this browser has not opened this room before; use your personal link")
+	}
+	if err != nil {
+		return id, meta, nil, err
+	}
+	var rec deviceRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return id, meta, nil, err
+	}
+	if rec.Gen != meta.Gen {
+		return id, meta, nil, apiError(c, fiber.StatusUnauthorized, "revoked", "the links of this room were replaced; ask for your new link")
+	}
+	return id, meta, &rec, nil
 }
 
 // enterWithDevice trades a bound device secret for a fresh token of its
 // seat.
 func (a *api) enterWithDevice(c *fiber.Ctx) error {
-	if !a.originAllowed(c) {
-		return apiError(c, fiber.StatusForbidden, "bad_origin", "this origin may not enter a room")
-	}
-	id := strings.Clone(c.Params("id"))
-	if !validRoomID(id) {
-		return apiError(c, fiber.StatusNotFound, "no_room", "no such room")
-	}
-	var req deviceReq
-	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {secret}")
-	}
-	h, ok := deviceHash(req.Secret)
-	if !ok {
-		return apiError(c, fiber.StatusBadRequest, "bad_secret", "the device secret must be 32 to 128 base64url characters")
-	}
-	ctx := c.UserContext()
-	meta, err := a.Store.Meta(ctx, id)
-	if errors.Is(err, store.ErrNoRoom) || errors.Is(err, store.ErrRoomLost) {
-		return apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
-	}
-	if err != nil {
+	id, meta, rec, err := a.deviceSeat(c)
+	if rec == nil {
 		return err
-	}
-	b, err := a.Store.Device(ctx, id, h)
-	if errors.Is(err, store.ErrNoDevice) {
-		return apiError(c, fiber.StatusUnauthorized, "unknown_device", "this browser has not opened this room before; use your personal link")
-	}
-	if err != nil {
-		return err
-	}
-	var rec deviceRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return err
-	}
-	if rec.Gen != meta.Gen {
-		return apiError(c, fiber.StatusUnauthorized, "revoked", "the links of this room were replaced; ask for your new link")
 	}
 	var names map[string]string
 	_ = json.Unmarshal(meta.Names, &names)
 	l := a.link(id, rec.Seat, names[rec.Seat], meta.Gen, a.Now().Add(a.TokenTTL))
 	_, tok, _ := strings.Cut(l.URL, "#t=")
 	return c.JSON(fiber.Map{"token": tok, "role": rec.Role})
+}
+
+// deviceStatus tells the start page's "my rooms" how a room it remembers
+// is doing (title, date, ended), without minting a token.
+func (a *api) deviceStatus(c *fiber.Ctx) error {
+	_, meta, rec, err := a.deviceSeat(c)
+	if rec == nil {
+		return err
+	}
+	info := a.roomInfo(meta)
+	info["role"] = rec.Role
+	return c.JSON(info)
 }

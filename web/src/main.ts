@@ -3,6 +3,7 @@
 import "./styles.css";
 import { renderStart } from "./start";
 import { renderPractice } from "./practice/page";
+import { bindThisBrowser, enterWithDevice } from "./practice/wayback";
 import { RoomApp } from "./room/app";
 import { resolveToken, roomFromPath } from "./token";
 import { h, replaceChildren } from "./dom";
@@ -56,17 +57,23 @@ function main(): void {
     // Keep the capability out of the visible URL, history and screenshots.
     history.replaceState(history.state, "", location.pathname + location.search);
   }
+  if (token) void bindThisBrowser(roomID, token); // practice/wayback.ts: the way back without the link
   if (!token) {
-    replaceChildren(
-      root,
-      h(
-        "div",
-        { class: "center-card card" },
-        h("h1", null, "This page needs your personal link"),
-        h("p", null, "Open the room with the link you were sent — it ends with a private code. If you no longer have it, ask the person who created the room."),
-        h("a", { class: "btn", href: "/" }, "Go to the start page"),
-      ),
-    );
+    // This browser may have opened the room before: its device secret
+    // trades for a fresh token, and a reload finds it (practice/wayback.ts).
+    void enterWithDevice(roomID, sessionStore()).then((entered) => {
+      if (entered) return location.reload();
+      replaceChildren(
+        root,
+        h(
+          "div",
+          { class: "center-card card" },
+          h("h1", null, "This page needs your personal link"),
+          h("p", null, "Open the room with the link you were sent — it ends with a private code. If you no longer have it, ask the person who created the room."),
+          h("a", { class: "btn", href: "/" }, "Go to the start page"),
+        ),
+      );
+    });
     return;
   }
   replaceChildren(root, h("div", { class: "center-card card loading", role: "status" }, h("p", null, "Opening the room…")));

@@ -1,6 +1,7 @@
 // The start page: what Repair Room is, choose a conversation and a way of
 // meeting, create the room, hand out the invite links.
 
+import { myRoomsSection } from "./practice/wayback";
 import { h, replaceChildren, setHidden } from "./dom";
 import type { ApiError, CreateRoomResp, InviteLink, Role, TemplateSummary } from "./types";
 import { dateTime } from "./format";
@@ -107,6 +108,7 @@ export function renderStart(root: HTMLElement): void {
       "main",
       { class: "start-main", id: "main" },
       intro,
+      myRoomsSection(), // practice/wayback.ts: rooms this browser opened
       form,
       result,
     ),
