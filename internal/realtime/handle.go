@@ -22,6 +22,7 @@ const opTimeout = 10 * time.Second
 const maxAttempts = 8
 
 func (c *conn) handle(data []byte) {
+	read := time.Now()
 	m, err := protocol.Decode(data)
 	if err != nil {
 		var pe *protocol.Error
@@ -34,6 +35,7 @@ func (c *conn) handle(data []byte) {
 	switch m.T {
 	case protocol.TPush:
 		err = c.push(ctx, m)
+		c.h.cfg.Observer.PushDone(pushOutcome(err), time.Since(read))
 	case protocol.TPull:
 		err = c.pull(ctx, m.ID, *m.Field, m.Epoch, *m.Since)
 	case protocol.TAct:
@@ -46,6 +48,21 @@ func (c *conn) handle(data []byte) {
 	if err != nil {
 		c.replyErr(m.ID, err)
 	}
+}
+
+// pushOutcome names how a push ended, for metrics: ok (answered with an
+// ack, behind or reset), refused (a protocol or room rule said no) or
+// error (storage, a lost room).
+func pushOutcome(err error) string {
+	var pe *protocol.Error
+	var re *room.Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &pe), errors.As(err, &re):
+		return "refused"
+	}
+	return "error"
 }
 
 // replyErr turns any error into an error frame with a stable code.
