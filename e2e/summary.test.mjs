@@ -6,7 +6,8 @@
 // parses back with ical.js (two events at the planned instants, the same
 // UIDs on a second download); the therapist's timeline slider shows the
 // plan before and after it was written. Writes the screenshots of the
-// summary page and its print preview to docs/screenshots.
+// plan stage's lists, the summary page and its print preview to
+// docs/screenshots.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -106,6 +107,10 @@ describe("the summary a couple takes home", () => {
     await b.page.waitForFunction(() => window.__rr.state().values?.milestones?.[0]?.reached?.by === "partner_a", null, { timeout: WAIT });
     const checkins = await a.page.evaluate(() => window.__rr.state().values.checkins);
     await noSeriousFaults(a.page, "the plan stage with check-ins and milestones");
+    const shots = pathJoin(ROOT, "docs/screenshots");
+    mkdirSync(shots, { recursive: true });
+    await a.page.getByTestId("fieldcard-checkins").scrollIntoViewIfNeeded();
+    await a.page.screenshot({ path: pathJoin(shots, "room-plan-checkins.png") });
     assert.match(checkins[0].at, /T20:00:00\+0[12]:00$/, "Alex's check-in keeps the Paris offset");
     assert.match(checkins[1].at, /T20:00:00-0[45]:00$/, "Sam's check-in keeps the New York offset");
 
@@ -191,11 +196,9 @@ describe("the summary a couple takes home", () => {
     assert.match(await m.page.getByTestId("timeline-text-plan_steps").innerText(), /written by Alex/);
 
     // Screenshots: the summary page and its print preview.
-    const dir = pathJoin(ROOT, "docs/screenshots");
-    mkdirSync(dir, { recursive: true });
-    await a.page.screenshot({ path: pathJoin(dir, "summary-partner-desktop.png"), fullPage: true });
+    await a.page.screenshot({ path: pathJoin(shots, "summary-partner-desktop.png"), fullPage: true });
     await a.page.emulateMedia({ media: "print" });
-    await a.page.screenshot({ path: pathJoin(dir, "summary-print-preview.png"), fullPage: true });
+    await a.page.screenshot({ path: pathJoin(shots, "summary-print-preview.png"), fullPage: true });
     await a.page.emulateMedia({ media: "screen" });
 
     assert.deepEqual(pageErrors, [], "no uncaught exception on any page");
