@@ -74,6 +74,20 @@ func TestEmbeddedServerDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("welcome: %s %v", b, err)
 	}
 
+	// A push the server refuses, to be counted.
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"t":"push","id":"p1","field":"nope","epoch":"e","version":0,"updates":[{"clientID":"c","changes":[0]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for the refusal: %v", err)
+		}
+		if strings.Contains(string(b), `"re":"p1"`) {
+			break
+		}
+	}
+
 	// The node's metrics, as Prometheus scrapes them.
 	mresp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -88,7 +102,21 @@ func TestEmbeddedServerDrainsOnSIGTERM(t *testing.T) {
 	if f := fams["repairroom_rooms_created_total"]; f == nil || f.GetMetric()[0].GetCounter().GetValue() != 1 {
 		t.Errorf("rooms created: %v", f)
 	}
-	for _, name := range []string{"repairroom_redis_seconds", "repairroom_sockets", "go_goroutines"} {
+	if f := fams["repairroom_sockets"]; f == nil || f.GetMetric()[0].GetGauge().GetValue() != 1 {
+		t.Errorf("sockets: %v", f)
+	}
+	refused := 0.0
+	for _, m := range fams["repairroom_push_ack_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "outcome" && l.GetValue() == "refused" {
+				refused = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	if refused != 1 {
+		t.Errorf("refused pushes timed: %v", refused)
+	}
+	for _, name := range []string{"repairroom_redis_seconds", "repairroom_pushes_total", "go_goroutines"} {
 		if fams[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}

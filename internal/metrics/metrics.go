@@ -51,7 +51,7 @@ func New() *Metrics {
 		Help: "Sockets closed, by close code and its name (slow_consumer, flood, ... are limit closes).",
 	}, []string{"code", "reason"})
 	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "repairroom_pushes_total", Help: "Pushes answered, by outcome (ok, behind, rebased, reset, refused, error).",
+		Name: "repairroom_pushes_total", Help: "Pushes answered, by outcome (ok: acked, behind or reset; refused; error).",
 	}, []string{"outcome"})
 	m.pushSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "repairroom_push_ack_seconds",
