@@ -37,7 +37,7 @@ type practiceNode struct {
 	store *store.Store
 }
 
-func startPracticeNode(t *testing.T) *practiceNode {
+func startPracticeNode(t *testing.T, trustedProxies ...string) *practiceNode {
 	t.Helper()
 	rdb := redistest.Client(t)
 	tpls, err := templates.Builtin()
@@ -59,7 +59,7 @@ func startPracticeNode(t *testing.T) *practiceNode {
 	app := httpapi.New(httpapi.Deps{
 		Store: st, Hub: hub, Templates: tpls, Signer: signer, Log: log,
 		Web:      fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>test</title>")}},
-		TokenTTL: 24 * time.Hour, CreatePerMin: 1000, Practice: prs,
+		TokenTTL: 24 * time.Hour, CreatePerMin: 1000, Practice: prs, TrustedProxies: trustedProxies,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -564,5 +564,36 @@ func TestPracticeWayBackForPartners(t *testing.T) {
 	}
 	if n.rdb.Exists(ctx, key).Val() != 0 {
 		t.Fatal("the device bindings outlived the room")
+	}
+}
+
+// Behind a trusted proxy that says the request came over HTTPS the cookie
+// is Secure; the same header from anyone else changes nothing.
+func TestPracticeCookieSecureBehindTrustedProxy(t *testing.T) {
+	cases := []struct {
+		name    string
+		trusted []string
+		secure  bool
+	}{
+		{"trusted proxy says https", []string{"127.0.0.1"}, true},
+		{"untrusted client says https", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := startPracticeNode(t, tc.trusted...)
+			_, cookie, _ := n.newPractice(t, "Dr One")
+			req, _ := http.NewRequest("GET", n.URL+"/api/practice/me", nil)
+			req.Header.Set("X-Forwarded-Proto", "https")
+			req.AddCookie(&http.Cookie{Name: "rr_practice", Value: cookie})
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			set := strings.ToLower(resp.Header.Get("Set-Cookie"))
+			if got := strings.Contains(set, "; secure"); got != tc.secure {
+				t.Fatalf("Set-Cookie %q: secure %v, want %v", set, got, tc.secure)
+			}
+		})
 	}
 }
