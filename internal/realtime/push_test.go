@@ -274,3 +274,67 @@ func (e *pushEnv) fsRoom(t *testing.T) string {
 	t.Fatal("no room")
 	return ""
 }
+
+// countingStore counts what the push path asks of the store.
+type countingStore struct {
+	*store.Store
+	mu                          sync.Mutex
+	snapshots, pulls, states, n int
+}
+
+func (c *countingStore) Snapshot(ctx context.Context, id string, f []string) (store.Snapshot, error) {
+	c.mu.Lock()
+	c.snapshots++
+	c.mu.Unlock()
+	return c.Store.Snapshot(ctx, id, f)
+}
+
+func (c *countingStore) Pull(ctx context.Context, id, f, e string, since int64) (store.Pulled, error) {
+	c.mu.Lock()
+	c.pulls++
+	c.mu.Unlock()
+	return c.Store.Pull(ctx, id, f, e, since)
+}
+
+func (c *countingStore) State(ctx context.Context, id string) ([]byte, int64, error) {
+	c.mu.Lock()
+	c.states++
+	c.mu.Unlock()
+	return c.Store.State(ctx, id)
+}
+
+func (c *countingStore) Push(ctx context.Context, p store.Push) (store.PushResult, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.Store.Push(ctx, p)
+}
+
+// TestPushCostsOneRoundTrip: with the state and the head cached (seeded by
+// the welcome, kept by the node's own commits), a push at the head reads
+// nothing: its only store call is the commit script.
+func TestPushCostsOneRoundTrip(t *testing.T) {
+	var cs *countingStore
+	e := startPush(t, store.New(redistest.Client(t), store.DefaultOptions()), func(s *store.Store) pushStore {
+		cs = &countingStore{Store: s}
+		return cs
+	})
+	text := 0
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("p%d", i)
+		if text == 0 {
+			e.push(id, int64(i), `[{"clientID":"c","changes":[[0,"x"]]}]`)
+		} else {
+			e.push(id, int64(i), fmt.Sprintf(`[{"clientID":"c","changes":[%d,[0,"x"]]}]`, text))
+		}
+		text++
+		if f := e.ws.next(t, answerTo(id)); f.T != protocol.TAck || f.Version != int64(i+1) {
+			t.Fatalf("push %d: %+v", i, f)
+		}
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.n != 5 || cs.snapshots != 0 || cs.pulls != 0 || cs.states != 0 {
+		t.Fatalf("5 pushes made %d commits, %d snapshots, %d pulls, %d state reads; want 5 commits and no reads", cs.n, cs.snapshots, cs.pulls, cs.states)
+	}
+}
