@@ -17,6 +17,7 @@ import (
 	"repairroom/internal/limits"
 	"repairroom/internal/realtime"
 	"repairroom/internal/redistest"
+	"repairroom/internal/store"
 	"repairroom/internal/testnode"
 )
 
@@ -302,7 +303,11 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	rdb := redistest.Client(t)
 	// WriteWait is far beyond the wait below: the slow socket must be let go
 	// at once, not when its stuck write finally times out.
-	n := testnode.Start(t, rdb, testnode.Options{Realtime: realtime.Config{Limits: limits.Limits{SendQueue: 8, RatePerSecond: 10000, RateBurst: 10000}, WriteWait: time.Minute}})
+	// The seat's insert budget would stop the pushes before the slow
+	// socket's buffers fill: it is not what this test is about.
+	sopt := store.DefaultOptions()
+	sopt.Limits.SeatInsertPerMinute = 1 << 30
+	n := testnode.Start(t, rdb, testnode.Options{StoreOptions: &sopt, Realtime: realtime.Config{Limits: limits.Limits{SendQueue: 8, RatePerSecond: 10000, RateBurst: 10000}, WriteWait: time.Minute}})
 	r := n.CreateRoom(t, "checkin", "self")
 	fast, w := dial(t, n, r.ID, r.Tokens["partner_a"])
 	// The slow client never reads after its welcome, through a tiny receive

@@ -51,23 +51,6 @@ func appendTextFrame(buf, p []byte) []byte {
 	return append(buf, p...)
 }
 
-// collect returns first and whatever else is queued, within the batch
-// bounds. It never waits.
-func (c *conn) collect(first []byte, into [][]byte) [][]byte {
-	into = append(into[:0], first)
-	size := len(first)
-	for len(into) < maxBatchFrames && size < maxBatchBytes {
-		select {
-		case b := <-c.send:
-			into = append(into, b)
-			size += len(b)
-		default:
-			return into
-		}
-	}
-	return into
-}
-
 // writeBatch sends frames with one write when the socket exposes its
 // network connection, else one message at a time.
 func (c *conn) writeBatch(frames [][]byte) bool {

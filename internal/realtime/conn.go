@@ -38,12 +38,13 @@ type conn struct {
 	id    string
 	p     Participant
 	rh    *roomHub
-	send  chan []byte
-	pongs chan string // pongs owed to the client's pings, written by the writer
+	wake  chan struct{} // capacity 1: frames were queued
+	pongs chan string   // pongs owed to the client's pings, written by the writer
 
 	mu        sync.Mutex
 	welcomed  bool     // until the welcome is queued, fan-out is held in pending
 	pending   [][]byte // messages that arrived before the welcome
+	queue     [][]byte // frames for the writer, at most SendQueue
 	done      chan struct{}
 	finished  bool // the handler returned: ws belongs to the pool again
 	draining  bool // Shutdown expired the read deadline: never extend it again
@@ -65,8 +66,9 @@ func newConnID() string {
 	return hex.EncodeToString(b)
 }
 
-// deliver queues a frame without ever blocking: a connection whose queue
-// is full is too slow, and is closed rather than allowed to hold others up.
+// deliver queues a fan-out frame without ever blocking: a connection
+// whose queue is full is too slow, and is closed rather than allowed to
+// hold others up. Until the welcome is queued, frames wait in pending.
 func (c *conn) deliver(b []byte) {
 	c.mu.Lock()
 	if !c.welcomed {
@@ -79,42 +81,85 @@ func (c *conn) deliver(b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.mu.Unlock()
-	c.enqueue(b)
+	c.queueLocked(b)
 }
 
+// enqueue queues a reply (or the welcome) for the writer.
 func (c *conn) enqueue(b []byte) {
+	c.mu.Lock()
+	c.queueLocked(b)
+}
+
+// queueLocked appends b to the send queue and wakes the writer; it
+// unlocks c.mu. The queue is a slice that grows only as far as it is
+// used (a socket does not carry a SendQueue-sized buffer for its life).
+func (c *conn) queueLocked(b []byte) {
 	select {
 	case <-c.done:
-	case c.send <- b:
+		c.mu.Unlock()
+		return
 	default:
+	}
+	if len(c.queue) >= c.h.cfg.Limits.SendQueue {
+		c.mu.Unlock()
 		c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
+		return
+	}
+	c.queue = append(c.queue, b)
+	c.mu.Unlock()
+	c.wakeWriter()
+}
+
+func (c *conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
-// welcome queues the first frame, then whatever fan-out arrived while it
-// was being built (the client drops what its snapshot already contains).
-func (c *conn) welcome(b []byte) {
-	c.enqueue(b)
-	// The pending frames go into the queue under the lock, so fan-out that
-	// arrives meanwhile (and sees welcomed) cannot overtake them.
+// take moves up to a batch of queued frames (batch.go) into into.
+func (c *conn) take(into [][]byte) [][]byte {
+	into = into[:0]
 	c.mu.Lock()
-	full := false
-	for _, p := range c.pending {
-		select {
-		case c.send <- p:
-		default:
-			full = true
+	defer c.mu.Unlock()
+	size := 0
+	n := 0
+	for n < len(c.queue) && n < maxBatchFrames && (n == 0 || size < maxBatchBytes) {
+		size += len(c.queue[n])
+		n++
+	}
+	into = append(into, c.queue[:n]...)
+	if n == len(c.queue) {
+		clear(c.queue)
+		c.queue = c.queue[:0]
+		if cap(c.queue) > 64 {
+			c.queue = nil // a burst is over: give its memory back
 		}
-		if full {
-			break
-		}
+	} else {
+		clear(c.queue[:n])
+		c.queue = c.queue[n:]
+	}
+	return into
+}
+
+// welcome queues the first frame, then whatever fan-out arrived while it
+// was being built (the client drops what its snapshot already contains),
+// all under the lock, so fan-out that arrives meanwhile (and sees
+// welcomed) cannot overtake them.
+func (c *conn) welcome(b []byte) {
+	c.mu.Lock()
+	full := len(c.queue)+1+len(c.pending) > c.h.cfg.Limits.SendQueue
+	if !full {
+		c.queue = append(c.queue, b)
+		c.queue = append(c.queue, c.pending...)
 	}
 	c.pending, c.welcomed = nil, true
 	c.mu.Unlock()
 	if full {
 		c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
+		return
 	}
+	c.wakeWriter()
 }
 
 // kill asks the writer to close the socket with code. The first call wins.
@@ -180,10 +225,16 @@ func (c *conn) writeLoop() {
 	var batch [][]byte
 	for {
 		select {
-		case b := <-c.send:
-			batch = c.collect(b, batch)
-			ok := c.writeBatch(batch)
-			clear(batch)
+		case <-c.wake:
+			ok := true
+			for ok {
+				batch = c.take(batch)
+				if len(batch) == 0 {
+					break
+				}
+				ok = c.writeBatch(batch)
+				clear(batch)
+			}
 			if !ok {
 				c.kill(0, "")
 				c.mu.Lock()
@@ -222,13 +273,8 @@ func (c *conn) writeLoop() {
 func (c *conn) flush() {
 	var batch [][]byte
 	for {
-		select {
-		case b := <-c.send:
-			batch = c.collect(b, batch)
-			if !c.writeBatch(batch) {
-				return
-			}
-		default:
+		batch = c.take(batch)
+		if len(batch) == 0 || !c.writeBatch(batch) {
 			return
 		}
 	}
@@ -257,7 +303,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	}
 	c := &conn{
 		h: h, ws: ws, id: id, p: p,
-		send:  make(chan []byte, h.cfg.Limits.SendQueue),
+		wake:  make(chan struct{}, 1),
 		pongs: make(chan string, 1),
 		done:  make(chan struct{}),
 	}
