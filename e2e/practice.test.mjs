@@ -6,6 +6,7 @@
 
 import { after, before, describe, it as nodeIt } from "node:test";
 import assert from "node:assert/strict";
+import { AxeBuilder } from "@axe-core/playwright";
 import { WAIT, connected, createRoom, launchBrowser, requireWebDist, startServer } from "./harness.mjs";
 
 requireWebDist();
@@ -61,6 +62,14 @@ async function partner(url) {
   return { context, page };
 }
 
+/** Fails on any serious or critical axe violation (WCAG 2 A and AA). */
+async function accessible(page, where) {
+  const r = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const report = bad.map((v) => `${v.id}: ${v.help}\n  ${v.nodes.map((n) => n.target.join(" ")).join("\n  ")}`).join("\n");
+  assert.equal(bad.length, 0, `${where}: ${bad.length} serious/critical axe violations\n${report}`);
+}
+
 const statusOf = (page, id) => page.getByTestId(`status-${id}`);
 
 /** The link of a seat, from the caseload's "Links" panel. */
@@ -96,10 +105,13 @@ describe("a therapist's practice", () => {
     const { page } = t;
     try {
       await page.goto(`${base}/practice`);
+      await page.getByTestId("practice-signin").waitFor({ timeout: WAIT });
+      await accessible(page, "sign-in page");
       await page.getByTestId("practice-signup-name").fill("Dr Rivera");
       await page.getByTestId("practice-signup").click();
       const code = await page.getByTestId("recovery-code").textContent({ timeout: WAIT });
       assert.match(code, /^[A-Z2-7]{4}(-[A-Z2-7]{4}){4}$/, "the recovery code is shown once");
+      await accessible(page, "recovery code page");
       await page.getByTestId("recovery-done").click();
       await page.getByRole("heading", { name: "Dr Rivera: your caseload" }).waitFor({ timeout: WAIT });
 
@@ -125,6 +137,7 @@ describe("a therapist's practice", () => {
       await page.waitForFunction((c) => document.querySelectorAll(`[data-testid="couple-${c}"] li.session`).length === 2, coupleID, { timeout: WAIT });
       const [first, second] = await sessionIDs(page, coupleID);
       await assert.doesNotReject(statusOf(page, first).filter({ hasText: "Not started" }).waitFor({ timeout: WAIT }));
+      await accessible(page, "caseload");
 
       // The links survive a reload of the caseload (they are minted again).
       const linkA = await linkOf(page, first, "partner_a");
