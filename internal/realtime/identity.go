@@ -3,21 +3,9 @@ package realtime
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"repairroom/internal/room"
 )
-
-// identity remembers which Redis data set this node talks to: the store's
-// per-Redis marker (a random key written once) and the server's run id.
-// Either changing means Redis restarted (possibly from an AOF missing its
-// last second), failed over, or was wiped: versions this node's clients
-// hold may then name text Redis no longer has.
-type identity struct {
-	mu     sync.Mutex
-	marker string
-	runID  string
-}
 
 // CheckStoreIdentity compares the Redis data set with the one this node
 // saw before. On the first call it only remembers it. When it changed,
@@ -27,17 +15,14 @@ type identity struct {
 // clients reset on the next update, heads or pull they see. Call it after
 // the node's Redis subscription was re-established, before sending heads.
 func (h *Hub) CheckStoreIdentity(ctx context.Context) (changed bool, err error) {
-	marker, runID, err := h.st.Identity(ctx)
-	if err != nil {
+	// The node's Store remembers the Redis identity it saw last: the
+	// per-Redis marker (a random key written once) and the run id. Either
+	// changing means Redis restarted (possibly from an AOF missing its last
+	// second), failed over, or was wiped: versions this node's clients hold
+	// may then name text Redis no longer has.
+	changed, err = h.st.IdentityChanged(ctx)
+	if err != nil || !changed {
 		return false, err
-	}
-	h.ident.mu.Lock()
-	defer h.ident.mu.Unlock()
-	first := h.ident.marker == ""
-	changed = !first && (marker != h.ident.marker || runID != "" && h.ident.runID != "" && runID != h.ident.runID)
-	h.ident.marker, h.ident.runID = marker, runID
-	if !changed {
-		return false, nil
 	}
 	h.mu.Lock()
 	rooms := make([]*roomHub, 0, len(h.rooms))

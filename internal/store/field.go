@@ -393,6 +393,21 @@ func (s *Store) History(ctx context.Context, id, field string) ([]HistSnap, erro
 	return out, nil
 }
 
+// IdentityChanged reads the Redis identity (see Identity) and compares it
+// with the one this Store saw on its previous call; the first call only
+// remembers it. A changed marker, or a changed run id, reports true.
+func (s *Store) IdentityChanged(ctx context.Context) (bool, error) {
+	marker, runID, err := s.Identity(ctx)
+	if err != nil {
+		return false, err
+	}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	changed := s.marker != "" && (marker != s.marker || runID != "" && s.runID != "" && runID != s.runID)
+	s.marker, s.runID = marker, runID
+	return changed, nil
+}
+
 // markerKey is written once per Redis data set: a changed value means the
 // node now talks to another (or a wiped) data set.
 const markerKey = "rr:marker"

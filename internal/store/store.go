@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -50,6 +51,9 @@ type Store struct {
 	rdb redis.UniversalClient
 	opt Options
 	lim limits.Limits
+
+	idMu          sync.Mutex // guards marker and runID
+	marker, runID string     // the Redis identity last seen (IdentityChanged)
 }
 
 // New returns a Store using rdb.
