@@ -1,7 +1,10 @@
 // Package realtime runs the WebSocket side of rooms: one reader and one
-// writer goroutine per connection, one Redis subscription per room per
-// node, fan-out of committed updates and state to the node's sockets, the
-// push/pull/act handlers, presence, flood control and graceful shutdown.
+// writer goroutine per connection (the writer batches frames, batch.go),
+// one Redis pub/sub connection per node (per shard on a cluster) carrying
+// every room it serves, coalesced fan-out of updates, state, members and
+// presence to the node's sockets (fanout.go), the push/pull/act handlers,
+// socket limits and the seat's flood budget (sockets.go), and graceful
+// shutdown.
 package realtime
 
 import (
