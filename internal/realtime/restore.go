@@ -168,6 +168,17 @@ func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	return nil
 }
 
+// tellLost tells this node's sockets of the room that its data is gone:
+// a resubscription after Redis came back found the room lost (an empty
+// replica, a restart without its data). Each node tells its own sockets.
+func (rh *roomHub) tellLost() {
+	conns, _ := rh.snapshot()
+	frame := protocol.ErrorFrame("", lostError())
+	for _, c := range conns {
+		c.deliver(frame)
+	}
+}
+
 func audience(readers []room.Role) []string {
 	aud := make([]string, len(readers))
 	for i, r := range readers {

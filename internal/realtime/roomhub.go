@@ -276,6 +276,10 @@ func (rh *roomHub) sendHeads() error {
 	if errors.Is(err, store.ErrNoRoom) {
 		return nil // deleted meanwhile: the deletion notice closes the sockets
 	}
+	if errors.Is(err, store.ErrRoomLost) {
+		rh.tellLost() // the clients present their checkpoints (restore.go)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reading heads: %w", err)
 	}

@@ -238,3 +238,64 @@ func TestPowerLossLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyRedisIsRefilledByIdleClients: Redis restarts with none of its
+// data (a new empty replica) while every client is idle. No one sends
+// anything, yet each node, re-subscribing, finds the room lost and tells
+// its sockets; the clients present their checkpoints and the room, its
+// stage and every text come back.
+func TestEmptyRedisIsRefilledByIdleClients(t *testing.T) {
+	red := startAOFRedis(t)
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: red.sock, MaxRetries: 1,
+		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	cl := &cluster{rdb: rdb}
+	for i := 0; i < 2; i++ {
+		cl.nodes = append(cl.nodes, testnode.Start(t, rdb, testnode.Options{AllowedOrigins: []string{origin}}))
+	}
+	r := cl.nodes[0].CreateRoom(t, "checkin", "self")
+	opts := client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond}
+	a := cl.dial(t, 0, r, "partner_a", opts)
+	b := cl.dial(t, 1, r, "partner_b", opts)
+	appendText(t, a, "wins", "we walked by the river")
+	appendText(t, b, "appreciated.partner_b", "your patience")
+	before := cl.settle(t, r.ID, "wins", a, b)
+	cl.settle(t, r.ID, "appreciated.partner_b", b)
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range cl.nodes {
+				t.Logf("node %d log:\n%s", i, n.Log.String())
+			}
+			t.Logf("%s\n%s", a, b)
+		}
+	})
+	red.kill()
+	empty := filepath.Join(filepath.Dir(red.sock), "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	red.start(empty)
+
+	ctx := ctxFor(t)
+	for {
+		if m, err := cl.nodes[0].Store.Meta(ctx, r.ID); err == nil && len(m.State) > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the room was never restored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The texts follow the room by their own restores.
+	waitRedis(t, cl, r.ID, "wins", before.Version)
+	waitRedis(t, cl, r.ID, "appreciated.partner_b", 1)
+	wins := cl.settle(t, r.ID, "wins", a, b)
+	if wins.Text != before.Text || wins.Version != before.Version || wins.Epoch == before.Epoch {
+		t.Errorf("wins came back as %+v, was %+v", wins, before)
+	}
+	if got := cl.settle(t, r.ID, "appreciated.partner_b", b); got.Text != "your patience" {
+		t.Errorf("the unrevealed draft came back as %q", got.Text)
+	}
+	checkNoVersionReused(t, a, b)
+}
