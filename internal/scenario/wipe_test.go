@@ -67,6 +67,7 @@ func TestWipedRedisComesBackFromCheckpoints(t *testing.T) {
 	all := []*client.Client{tys[0].cl, tys[1].cl, mod}
 	afterA := cl.settle(t, r.ID, "hard_a", all...)
 	afterB := cl.settle(t, r.ID, "hard_b", all...)
+	waitRedis(t, cl, r.ID, "notes", 1) // restored by the idle moderator, told of the loss
 	notes := cl.settle(t, r.ID, "notes", mod)
 	if notes.Text != "only the therapist knows this" {
 		t.Errorf("the moderator's note came back as %q", notes.Text)
