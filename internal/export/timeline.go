@@ -66,14 +66,17 @@ func Events(t *templates.Template, s room.State, by room.Role, evs []room.Event)
 }
 
 // VersionAt returns the version of a text at moment at: that of the last
-// point at or before it (0, the empty text, before the first). points are
-// in version order, and their times never go back.
-func VersionAt(points []Point, at time.Time) int64 {
+// point at or before it (0, the empty text, before the first). exact is
+// false when versions after it have no known time (their log entries were
+// compacted into a later snapshot): the text at moment at may then be
+// newer than the one returned. points are in version order, and their
+// times never go back.
+func VersionAt(points []Point, at time.Time) (v int64, exact bool) {
 	i := sort.Search(len(points), func(i int) bool { return points[i].At.After(at) })
-	if i == 0 {
-		return 0
+	if i > 0 {
+		v = points[i-1].Version
 	}
-	return points[i-1].Version
+	return v, i == len(points) || points[i].Version == v+1
 }
 
 // Authors counts the versions each seat wrote up to at.

@@ -22,18 +22,31 @@ import (
 
 // stepClock is a clock the test moves: log entries and events carry its
 // time, so the timeline has distinct moments.
+//
+// A real clock (real: true) is the wall clock, and step only waits long
+// enough for the next moment to have another millisecond: the store
+// stamps snapshots with the wall clock, so a test of compacted history
+// needs one clock for both.
 type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu   sync.Mutex
+	now  time.Time
+	real bool
 }
 
 func (c *stepClock) Now() time.Time {
+	if c.real {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 func (c *stepClock) step(d time.Duration) time.Time {
+	if c.real {
+		time.Sleep(3 * time.Millisecond)
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -83,9 +96,13 @@ type planSession struct {
 const therapistSecret = "therapist-only-9931"
 
 func newPlanSession(t *testing.T, pushes int) *planSession {
+	return newPlanSessionWith(t, pushes, &stepClock{now: time.Date(2026, 5, 4, 18, 0, 0, 0, time.UTC)}, nil)
+}
+
+// newPlanSessionWith is newPlanSession on clock, with store options.
+func newPlanSessionWith(t *testing.T, pushes int, clock *stepClock, sopt *store.Options) *planSession {
 	rdb := redistest.Client(t)
-	clock := &stepClock{now: time.Date(2026, 5, 4, 18, 0, 0, 0, time.UTC)}
-	n := testnode.Start(t, rdb, testnode.Options{Now: clock.Now})
+	n := testnode.Start(t, rdb, testnode.Options{Now: clock.Now, StoreOptions: sopt})
 	s := &planSession{n: n, clock: clock, room: n.CreateRoom(t, "betrayal", "guided")}
 	var w frame
 	s.mod, w = dial(t, n, s.room.ID, s.room.Tokens["moderator"])
@@ -111,6 +128,9 @@ func newPlanSession(t *testing.T, pushes int) *planSession {
 			t.Fatalf("push %d: %s", i, f.raw)
 		}
 		s.version++
+		if clock.real {
+			at = time.Now() // after the ack: the entry is stamped before
+		}
 		s.planPushes = append(s.planPushes, at)
 	}
 	clock.step(time.Second)
@@ -296,6 +316,51 @@ func TestRetentionIsSeenByAllAndChangedByTheModerator(t *testing.T) {
 		want := time.Duration(tc.days) * 24 * time.Hour
 		if d := r.KeptUntil.Sub(s.clock.Now()); d > want || d < want-time.Hour {
 			t.Fatalf("after %d days: kept for %s", tc.days, d)
+		}
+	}
+}
+
+// TestTimelineReachesPastTheLogThroughSnapshots: with a log of 8 entries
+// and a snapshot every 4 versions, 30 pushes leave only the last 8 in the
+// log; a moment inside the log gives the exact text, an older one the
+// nearest snapshot at or before it — never a text that did not exist then.
+func TestTimelineReachesPastTheLogThroughSnapshots(t *testing.T) {
+	opt := store.DefaultOptions()
+	opt.Limits.LogEntries, opt.Limits.SnapshotEvery = 8, 4
+	const pushes = 30
+	s := newPlanSessionWith(t, pushes, &stepClock{real: true}, &opt)
+	if p, err := s.n.Store.Pull(context.Background(), s.room.ID, "plan_steps", s.epoch, 0); err != nil || !p.Reset {
+		t.Fatalf("the log still reaches version 0: %v %+v", err, p)
+	}
+	letters := func(v int64) string {
+		var b strings.Builder
+		for i := range v {
+			b.WriteRune(rune('a' + i%26))
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		k, want int64
+		approx  bool
+	}{{10, 8, true}, {4, 4, true}, {3, 0, true}, {27, 27, false}, {30, 30, false}} {
+		at := s.planPushes[tc.k-1]
+		code, body := get(t, s.n, fmt.Sprintf("/api/rooms/%s/timeline?at=%d", s.room.ID, at.UnixMilli()), s.room.Tokens["moderator"])
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		var fr struct {
+			Texts map[string]struct {
+				Version int64
+				Text    string
+				Approx  bool
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &fr); err != nil {
+			t.Fatal(err)
+		}
+		got := fr.Texts["plan_steps"]
+		if got.Version != tc.want || got.Text != letters(tc.want) || got.Approx != tc.approx {
+			t.Fatalf("after push %d: version %d %q, want %d %q", tc.k, got.Version, got.Text, tc.want, letters(tc.want))
 		}
 	}
 }

@@ -28,8 +28,8 @@ type frameText struct {
 	Version int64             `json:"version"`
 	Text    string            `json:"text"`
 	Authors map[room.Role]int `json:"authors,omitempty"`
-	// Approx: the log no longer reaches this version; Text is the nearest
-	// older snapshot, at Version.
+	// Approx: the text at that moment may be newer than Text (at Version):
+	// the log entries after it were compacted into a later snapshot.
 	Approx bool `json:"approx,omitempty"`
 }
 
@@ -87,14 +87,15 @@ func (a *api) timeline(c *fiber.Ctx) error {
 	out.At = at.UnixMilli()
 	out.Scene = export.SceneAt(in.Template, evs, at)
 	for _, k := range keys {
-		v := export.VersionAt(points[k], at)
-		ft := frameText{Version: v, Authors: export.Authors(points[k], at)}
+		v, exact := export.VersionAt(points[k], at)
+		ft := frameText{Version: v, Authors: export.Authors(points[k], at), Approx: !exact}
 		if v > 0 {
 			text, got, ok, err := a.Store.TextAt(ctx, in.RoomID, k, epochs[k], v)
 			if err != nil {
 				return fmt.Errorf("timeline of %s: %w", in.RoomID, err)
 			}
-			ft.Text, ft.Version, ft.Approx = text, got, ok && got != v
+			ft.Text, ft.Version = text, got
+			ft.Approx = ft.Approx || (ok && got != v)
 		}
 		out.Texts[k] = ft
 	}
