@@ -77,8 +77,10 @@ func TestDeleteRoomRemovesEverything(t *testing.T) {
 	if code := closeCode(t, ws); code != 4004 {
 		t.Fatalf("open socket closed with %d, want 4004", code)
 	}
-	if keys := rdb.Keys(t.Context(), "rr:{"+r.ID+"}*").Val(); len(keys) != 0 {
-		t.Fatalf("keys left: %v", keys)
+	// Only the tombstone stays (with the room's TTL): it tells a deleted
+	// room from one whose data Redis lost.
+	if keys := rdb.Keys(t.Context(), "rr:{"+r.ID+"}*").Val(); len(keys) != 1 || keys[0] != "rr:{"+r.ID+"}:deleted" {
+		t.Fatalf("keys left: %v, want only the tombstone", keys)
 	}
 	if _, resp, err := n.Dial(r.ID, r.Tokens["partner_a"]); err == nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("joining a deleted room: %v", resp)
