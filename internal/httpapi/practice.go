@@ -42,6 +42,9 @@ func (a *api) mountPractice(app *fiber.App) {
 	g.Post("/recover", a.practiceLimit, a.recoverPractice)
 	g.Post("/signout", a.signout)
 
+	// The caseload polls its status by itself: that must not renew the
+	// session, or a page left open would never sign out.
+	g.Get("/status", a.practicePeek, a.caseloadStatus)
 	in := g.Group("", a.practiceAuth)
 	in.Get("/me", a.practiceMe)
 	in.Post("/passkeys/begin", a.passkeyBegin)
@@ -103,6 +106,19 @@ func (a *api) practiceAuth(c *fiber.Ctx) error {
 		return err
 	}
 	a.setPracticeCookie(c, strings.Clone(cookie))
+	c.Locals("practice", p)
+	return c.Next()
+}
+
+// practicePeek is practiceAuth without renewing the session or its cookie.
+func (a *api) practicePeek(c *fiber.Ctx) error {
+	p, err := a.Practice.PeekLogin(c.UserContext(), c.Cookies(practiceCookie))
+	if errors.Is(err, practice.ErrNotFound) {
+		return apiError(c, fiber.StatusUnauthorized, "signed_out", "sign in to your practice")
+	}
+	if err != nil {
+		return err
+	}
 	c.Locals("practice", p)
 	return c.Next()
 }

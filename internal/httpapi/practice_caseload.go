@@ -20,7 +20,8 @@ import (
 // does with them. Room ids in paths are looked up in the practice's own
 // records first, so a practice cannot reach a room it did not open.
 //
-// "Live now" is polled (GET /api/practice/status every few seconds), not
+// "Live now" is polled (GET /api/practice/status every few seconds, which
+// does not renew the sign-in: practice.go), not
 // pushed over a socket: presence is already in Redis, one HGETALL per room
 // answers it on any node, and a caseload page left open all day should not
 // hold a socket and a room subscription per session it lists.
@@ -31,7 +32,6 @@ const presenceFresh = 2 * time.Minute
 
 func (a *api) mountCaseload(in fiber.Router) {
 	in.Get("/caseload", a.caseload)
-	in.Get("/status", a.caseloadStatus)
 	in.Post("/couples", a.addCouple)
 	in.Delete("/couples/:couple", a.deleteCouple)
 	in.Post("/couples/:couple/sessions", a.createLimit, a.newSession)

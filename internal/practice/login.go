@@ -55,6 +55,24 @@ func (s *Store) CheckLogin(ctx context.Context, cookie string) (string, error) {
 	return p, nil
 }
 
+// PeekLogin is CheckLogin without the renewal: for what a page does by
+// itself (the caseload's polling), which must not keep an unattended
+// session alive.
+func (s *Store) PeekLogin(ctx context.Context, cookie string) (string, error) {
+	p, secret, ok := splitCookie(cookie)
+	if !ok {
+		return "", ErrNotFound
+	}
+	n, err := s.rdb.Exists(ctx, keys{p}.login(hashHex(secret))).Result()
+	if err != nil {
+		return "", fmt.Errorf("practice: check session: %w", err)
+	}
+	if n == 0 {
+		return "", ErrNotFound
+	}
+	return p, nil
+}
+
 // EndLogin signs a session out.
 func (s *Store) EndLogin(ctx context.Context, cookie string) error {
 	p, secret, ok := splitCookie(cookie)

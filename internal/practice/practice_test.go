@@ -76,6 +76,17 @@ func TestLoginRenewedWhileUsed(t *testing.T) {
 	if ttl := rdb.PTTL(ctx, key).Val(); ttl <= time.Minute {
 		t.Fatalf("a used session keeps its old TTL %v; it must be renewed to LoginTTL", ttl)
 	}
+	// A peek (the page polling by itself) does not renew.
+	rdb.PExpire(ctx, key, time.Minute)
+	if p, err := s.PeekLogin(ctx, cookie); err != nil || p != id {
+		t.Fatalf("PeekLogin: %q %v", p, err)
+	}
+	if ttl := rdb.PTTL(ctx, key).Val(); ttl > time.Minute {
+		t.Fatalf("a peek renewed the session to %v", ttl)
+	}
+	if _, err := s.PeekLogin(ctx, id+"."+NewID(32)); err != ErrNotFound {
+		t.Fatalf("PeekLogin of a forged cookie: %v", err)
+	}
 }
 
 // Two racing uses of one recovery code: exactly one gets in.
