@@ -126,9 +126,14 @@ export function renderTimeline(box: HTMLElement, s: SummaryData, token: string):
     box.dataset.at = String(fr.at);
     show(fr);
   };
+  // Each position is a server request: wait until the slider rests a moment.
+  let timer: ReturnType<typeof setTimeout> | undefined;
   slider.addEventListener("input", () => {
-    const m = moments[Number(slider.value)];
-    if (m !== undefined) void load(m);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const m = moments[Number(slider.value)];
+      if (m !== undefined) void load(m);
+    }, 120);
   });
   void load();
 }
