@@ -109,8 +109,9 @@ local delta = #ARGV[2] - #(f[3] or '') - tonumber(f[4] or 0)
 redis.call('DEL', KEYS[4])
 redis.call('HSET', KEYS[3], 'epoch', ARGV[3], 'version', v, 'base', v, 'text', ARGV[2], 'sat', ARGV[5], 'sb', 0, 'lb', 0)
 redis.call('HINCRBY', KEYS[1], 'bytes', delta)
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local ttl = redis.call('HGET', KEYS[1], 'ttl') or ARGV[4] -- the room's own retention (retention.go), else the default
+redis.call('PEXPIRE', KEYS[3], ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call(ARGV[6], ARGV[7], ARGV[8])
 return {'ok', ARGV[3], v}
 `)
