@@ -36,18 +36,34 @@ func ParseEntry(b []byte) (Entry, changeset.ChangeSet, error) {
 	return e, cs, nil
 }
 
-// Replay applies the changes of entries, in order, to text.
+// Replay applies the changes of entries, in order, to text. The changes
+// are composed first and the text is copied once: up to SnapshotEvery
+// entries on a text of up to 64K units would otherwise copy the text once
+// per entry on every read of the head.
 func Replay(text string, entries [][]byte) (string, error) {
+	if len(entries) == 0 {
+		return text, nil
+	}
+	var all changeset.ChangeSet
 	for i, b := range entries {
 		_, cs, err := ParseEntry(b)
 		if err != nil {
 			return "", fmt.Errorf("log entry %d: %w", i, err)
 		}
-		if text, err = cs.Apply(text); err != nil {
-			return "", fmt.Errorf("replaying log entry %d: %w", i, err)
+		if i == 0 {
+			all = cs
+			continue
 		}
+		if all.LenAfter() != cs.LenBefore() {
+			return "", fmt.Errorf("replaying log entry %d: %w", i, changeset.ErrLengthMismatch)
+		}
+		all = all.Compose(cs)
 	}
-	return text, nil
+	out, err := all.Apply(text)
+	if err != nil {
+		return "", fmt.Errorf("replaying %d log entries: %w", len(entries), err)
+	}
+	return out, nil
 }
 
 // Head is a field at its head, with what the push path needs to commit in

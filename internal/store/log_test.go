@@ -287,3 +287,29 @@ func TestPullAboveTheVersionMovesTheEpoch(t *testing.T) {
 		t.Fatalf("a pull at the new head: %+v", p2)
 	}
 }
+
+// TestReplayComposesLikeApplyingInTurn: replaying a log (composed, applied
+// once) gives the text that applying each entry in turn gives.
+func TestReplayComposesLikeApplyingInTurn(t *testing.T) {
+	text := "start 😀 漢字\nline"
+	var es [][]byte
+	want := text
+	for i, c := range []string{`[6,[0,"é"],10]`, `[[2],15]`, `[3,[1,"👍🏽"],11]`, `[18,[0,"","x"]]`, `[[3,"abc"],17]`} {
+		e := []byte(fmt.Sprintf(`{"clientID":"c","changes":%s,"by":"a","at":%d}`, c, i))
+		_, cs, err := ParseEntry(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, err = cs.Apply(want); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		es = append(es, e)
+	}
+	got, err := Replay(text, es)
+	if err != nil || got != want {
+		t.Fatalf("Replay = %q, %v; applying in turn gives %q", got, err, want)
+	}
+	if _, err := Replay(text, append(es, []byte(`{"clientID":"c","changes":[3]}`))); err == nil {
+		t.Fatal("an entry of the wrong length replayed")
+	}
+}
