@@ -5,9 +5,10 @@
 // the agreement and none of the therapist's notes; the calendar file
 // parses back with ical.js (two events at the planned instants, the same
 // UIDs on a second download); the therapist's timeline slider shows the
-// plan before and after it was written. Writes the screenshots of the
-// plan stage's lists, the summary page and its print preview to
-// docs/screenshots.
+// plan before and after it was written. With RR_SCREENSHOTS=1 it writes
+// the screenshots of the plan stage's lists, the summary page and its
+// print preview to docs/screenshots (not on every run: they would dirty
+// the tree).
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -107,10 +108,12 @@ describe("the summary a couple takes home", () => {
     await b.page.waitForFunction(() => window.__rr.state().values?.milestones?.[0]?.reached?.by === "partner_a", null, { timeout: WAIT });
     const checkins = await a.page.evaluate(() => window.__rr.state().values.checkins);
     await noSeriousFaults(a.page, "the plan stage with check-ins and milestones");
-    const shots = pathJoin(ROOT, "docs/screenshots");
-    mkdirSync(shots, { recursive: true });
-    await a.page.getByTestId("fieldcard-checkins").scrollIntoViewIfNeeded();
-    await a.page.screenshot({ path: pathJoin(shots, "room-plan-checkins.png") });
+    const shots = process.env.RR_SCREENSHOTS ? pathJoin(ROOT, "docs/screenshots") : "";
+    if (shots) {
+      mkdirSync(shots, { recursive: true });
+      await a.page.getByTestId("fieldcard-checkins").scrollIntoViewIfNeeded();
+      await a.page.screenshot({ path: pathJoin(shots, "room-plan-checkins.png") });
+    }
     assert.match(checkins[0].at, /T20:00:00\+0[12]:00$/, "Alex's check-in keeps the Paris offset");
     assert.match(checkins[1].at, /T20:00:00-0[45]:00$/, "Sam's check-in keeps the New York offset");
 
@@ -196,10 +199,12 @@ describe("the summary a couple takes home", () => {
     assert.match(await m.page.getByTestId("timeline-text-plan_steps").innerText(), /written by Alex/);
 
     // Screenshots: the summary page and its print preview.
-    await a.page.screenshot({ path: pathJoin(shots, "summary-partner-desktop.png"), fullPage: true });
-    await a.page.emulateMedia({ media: "print" });
-    await a.page.screenshot({ path: pathJoin(shots, "summary-print-preview.png"), fullPage: true });
-    await a.page.emulateMedia({ media: "screen" });
+    if (shots) {
+      await a.page.screenshot({ path: pathJoin(shots, "summary-partner-desktop.png"), fullPage: true });
+      await a.page.emulateMedia({ media: "print" });
+      await a.page.screenshot({ path: pathJoin(shots, "summary-print-preview.png"), fullPage: true });
+      await a.page.emulateMedia({ media: "screen" });
+    }
 
     assert.deepEqual(pageErrors, [], "no uncaught exception on any page");
     for (const p of people) await p.context.close();
