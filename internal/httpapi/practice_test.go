@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/redis/go-redis/v9"
 
@@ -595,5 +597,104 @@ func TestPracticeCookieSecureBehindTrustedProxy(t *testing.T) {
 				t.Fatalf("Set-Cookie %q: secure %v, want %v", set, got, tc.secure)
 			}
 		})
+	}
+}
+
+// dialPractice opens a room's WebSocket on the practice node with its own
+// Origin and returns the socket and its welcome.
+func (n *practiceNode) dial(t *testing.T, roomID, tok string) (*websocket.Conn, frame) {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	h := http.Header{}
+	h.Set("Origin", n.URL)
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(n.URL, "http")+"/ws/rooms/"+roomID+"?token="+tok, h)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	return ws, next(t, ws, ofType("welcome"))
+}
+
+// Carrying over keeps exactly what both partners agreed on: an agreement
+// both signed (with the signs), never one signed by one partner only, and
+// never a partner's private line to the therapist.
+func TestPracticeCarriesOnlyWhatBothSigned(t *testing.T) {
+	n := startPracticeNode(t)
+	_, cookie, _ := n.newPractice(t, "Dr One")
+	var cp struct{ ID string }
+	n.call(t, "POST", "/api/practice/couples", cookie, `{"label":"C","names":{"partner_a":"Sam","partner_b":"Jo"}}`, &cp)
+	session := func(from string) (string, map[string]string) {
+		var s struct {
+			Session struct{ ID string }
+			Links   []struct{ Role, URL string }
+		}
+		if st := n.call(t, "POST", "/api/practice/couples/"+cp.ID+"/sessions", cookie, `{"template":"betrayal","mode":"guided","from":"`+from+`"}`, &s); st != http.StatusCreated {
+			t.Fatalf("new session: %d", st)
+		}
+		toks := map[string]string{}
+		for _, l := range s.Links {
+			_, tok, _ := strings.Cut(l.URL, "#t=")
+			toks[l.Role] = tok
+		}
+		return s.Session.ID, toks
+	}
+	first, toks := session("")
+	a, wa := n.dial(t, first, toks["partner_a"])
+	b, _ := n.dial(t, first, toks["partner_b"])
+	write := func(id, field, text string) int64 {
+		ep, v, _ := fieldOf(t, wa, field)
+		send(t, a, push(id, field, ep, v, fmt.Sprintf(`[[0,%q]]`, text)))
+		next(t, a, reply(id))
+		return v + 1
+	}
+	signedWords, halfWords, privateWords := "We speak one at a time.", "We never raise our voices.", "only-for-the-therapist-5521"
+	sign := func(ws *websocket.Conn, id, field string, version int64) {
+		send(t, ws, map[string]any{"t": "act", "id": id, "act": "sign", "field": field, "version": version})
+		if r := next(t, ws, reply(id)); r.t() != "ok" {
+			t.Fatalf("sign %s: %s", field, r.raw)
+		}
+	}
+	vSigned := write("p1", "ground_rules", signedWords)
+	sign(a, "s1", "ground_rules", vSigned)
+	sign(b, "s2", "ground_rules", vSigned)
+	write("p3", "private_a", privateWords)
+	m, _ := n.dial(t, first, toks["moderator"])
+	for i, act := range []map[string]any{
+		{"act": "roles.set", "roles": map[string]any{"hurt": "partner_b", "involved": "partner_a"}},
+		{"act": "stage.set", "stage": "openness"},
+	} {
+		id := fmt.Sprintf("m%d", i)
+		act["t"], act["id"] = "act", id
+		send(t, m, act)
+		if r := next(t, m, reply(id)); r.t() != "ok" {
+			t.Fatalf("%s: %s", act["act"], r.raw)
+		}
+	}
+	sign(a, "s3", "transparency", write("p2", "transparency", halfWords)) // B never signs it
+	second, toks2 := session(first)
+	_, w := n.dial(t, second, toks2["partner_b"])
+	var st struct {
+		Carried struct {
+			From   string
+			Fields []struct {
+				ID    string
+				Text  *string
+				Signs []struct{ By string }
+			}
+		}
+	}
+	roomJSON, _ := json.Marshal(w.m["room"])
+	if err := json.Unmarshal(roomJSON, &st); err != nil {
+		t.Fatal(err)
+	}
+	raw := string(w.raw)
+	if st.Carried.From != first || len(st.Carried.Fields) != 1 || st.Carried.Fields[0].ID != "ground_rules" ||
+		st.Carried.Fields[0].Text == nil || *st.Carried.Fields[0].Text != signedWords || len(st.Carried.Fields[0].Signs) != 2 {
+		t.Fatalf("carried: %+v", st.Carried)
+	}
+	for _, never := range []string{halfWords, privateWords} {
+		if strings.Contains(raw, never) {
+			t.Fatalf("the new room's welcome carries %q", never)
+		}
 	}
 }
