@@ -97,7 +97,8 @@ var (
 )
 
 // HandshakeError is an upgrade the server refused with an HTTP status
-// (401 bad token, 403 origin, 404 no room): reconnecting will not help.
+// (401 bad token, 403 origin, 404 no room: reconnecting will not help;
+// 503 and 429 too_many_sockets_*: Transient, retried with backoff).
 type HandshakeError struct {
 	Status int
 	Code   string // the body's code, e.g. "bad_token"
@@ -106,6 +107,17 @@ type HandshakeError struct {
 
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("client: upgrade refused: HTTP %d %s", e.Status, e.Code)
+}
+
+// Transient reports whether the refusal may go away by itself, so the
+// client retries with backoff instead of stopping: 503 (storage briefly
+// unreachable) and 429 too_many_sockets_* (a socket limit; after a quick
+// drop and reconnect the server may still count the old socket until its
+// handler has noticed the drop, and a person on a flaky network must never
+// be locked out by their own ghost).
+func (e *HandshakeError) Transient() bool {
+	return e.Status == http.StatusServiceUnavailable ||
+		e.Status == http.StatusTooManyRequests && strings.HasPrefix(e.Code, "too_many_sockets")
 }
 
 // Client is one participant's connection to a room. It is safe for
@@ -152,9 +164,28 @@ func Dial(ctx context.Context, wsURL, origin string, opts Options) (*Client, err
 		s:       newSession(opts.ClientID, opts.Record),
 		waiters: map[string]chan reply{}, changed: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if err := c.connect(ctx, wsURL); err != nil {
-		c.cancel()
-		return nil, err
+	wait := opts.MinBackoff
+	for {
+		err := c.connect(ctx, wsURL)
+		if err == nil {
+			break
+		}
+		// A socket-limit refusal is retried until ctx ends (see
+		// HandshakeError.Transient); anything else is the caller's to judge.
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.Status != http.StatusTooManyRequests || !he.Transient() {
+			c.cancel()
+			return nil, err
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			c.cancel()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(wait*2, opts.MaxBackoff)
 	}
 	c.wg.Add(1)
 	go c.ticker()
@@ -411,7 +442,7 @@ func (c *Client) redial(ctx context.Context) error {
 		}
 		var he *HandshakeError
 		var ce *CloseError
-		if errors.As(err, &he) && he.Status != http.StatusServiceUnavailable || errors.As(err, &ce) || errors.Is(err, ErrClosed) {
+		if errors.As(err, &he) && !he.Transient() || errors.As(err, &ce) || errors.Is(err, ErrClosed) {
 			c.mu.Lock()
 			if c.err == nil && !errors.Is(err, ErrClosed) {
 				c.err = err

@@ -310,6 +310,7 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	c.presence.cur = protocol.Member{ID: c.id, Role: p.Role, Name: p.Name}
 	if !h.register(c) {
 		c.closeSocket(closeGoingAway, "server shutting down")
+		h.releaseSocket(p) // admitted before the drain began: stop counting it now
 		return
 	}
 	defer h.unregister(c)
