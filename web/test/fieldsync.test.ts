@@ -313,3 +313,120 @@ test("heads below our version (Redis lost writes, same epoch): resync instead of
   b.receive({ t: "updates", field: "f", epoch: "e1", from: 1, updates: server.f.log.slice(1) });
   assert.equal(b.sync.text, "one three");
 });
+
+/** Two clients A and B on field "f", welcomed by a server holding text. */
+function pair(text: string): { clock: FakeClock; server: Authority; a: Client; b: Client } {
+  const clock = new FakeClock();
+  const server = new Authority(text);
+  const a = new Client("A", "f", server.snapshot(), clock);
+  const b = new Client("B", "f", server.snapshot(), clock);
+  a.sync.welcome(server.snapshot());
+  b.sync.welcome(server.snapshot());
+  return { clock, server, a, b };
+}
+
+test("both partners delete the same text at once: both converge and report saved, no push that changes nothing", async () => {
+  const cases = [
+    { name: "the same deletion", a: [[5, "", 11]], b: [[5, "", 11]], want: "hello" },
+    { name: "then A types on", a: [[5, "", 11], [5, "!"]], b: [[5, "", 11]], want: "hello!" },
+    { name: "A deletes twice, B once over both", a: [[5, "", 11], [0, "", 1]], b: [[0, "", 11]], want: "" },
+  ] as const;
+  for (const c of cases) {
+    const { clock, server, a, b } = pair("hello world");
+    for (const [from, ins, to] of c.a) a.type(from, ins, to);
+    for (const [from, ins, to] of c.b) b.type(from, ins, to);
+    await settle(server, [a, b]);
+    clock.advance(30_000);
+    await settle(server, [a, b]);
+    assert.equal(server.refused, 0, `${c.name}: no push was refused`);
+    assert.equal(server.text, c.want, c.name);
+    for (const x of [a, b]) {
+      assert.equal(x.sync.text, c.want, `${c.name}: ${x.name}'s text`);
+      assert.equal(x.sync.version, server.version, `${c.name}: ${x.name}'s version`);
+      assert.equal(x.sync.unsent, 0, `${c.name}: ${x.name} has nothing unsent`);
+      assert.ok(x.sync.saved, `${c.name}: ${x.name} reports saved`);
+      assert.equal(x.sync.error, null, c.name);
+    }
+    // Typing afterwards still goes through and is counted right.
+    a.type(0, ">");
+    await settle(server, [a, b]);
+    assert.equal(b.sync.text, ">" + c.want, c.name);
+    assert.ok(a.sync.saved && b.sync.saved, c.name);
+  }
+});
+
+test("the same deletion made offline: after reconnect the emptied edit is dropped and the field is saved", async () => {
+  const { clock, server, a, b } = pair("We talk on Sunday evening.");
+  a.connected = false;
+  a.sync.disconnected();
+  a.type(17, "", 25); // " evening" deleted offline
+  b.type(17, "", 25); // the partner deletes it too, online
+  await settle(server, [b]);
+  a.connected = true;
+  a.sync.welcome(server.snapshot());
+  await settle(server, [a, b]);
+  assert.equal(server.refused, 0);
+  assert.equal(a.sync.text, "We talk on Sunday.");
+  assert.equal(a.sync.version, server.version);
+  assert.ok(a.sync.saved);
+});
+
+test("an emptied edit after a push that got no answer: pull first, then drop it", async () => {
+  const { clock, server, a, b } = pair("hello world");
+  a.type(5, "", 11);
+  await tick();
+  assert.equal(a.out.shift()?.t, "push"); // lost on the way
+  b.type(5, "", 11);
+  await settle(server, [a, b]); // B's update reaches A: A's edit maps to nothing
+  assert.equal(a.sync.text, "hello");
+  clock.advance(11_000); // the push is given up: it may have been stored
+  assert.equal(a.out[0]?.t, "pull", "asks the server before dropping anything");
+  assert.equal(a.out.filter((m) => m.t === "push").length, 0);
+  await settle(server, [a, b]);
+  assert.equal(server.refused, 0);
+  assert.equal(a.sync.version, server.version);
+  assert.ok(a.sync.saved);
+});
+
+test("a push refused bad_changes: reloaded from the server once, never resent forever, the words kept", async () => {
+  const { clock, server, a, b } = pair("abc");
+  b.type(3, "d"); // the server moves on; A has not heard yet
+  await settle(server, [b]);
+  server.refuse = true;
+  a.type(0, "X");
+  await settle(server, [a]);
+  // Refused, reloaded (reset), the rebased edit pushed once more, refused again: held.
+  assert.equal(server.refused, 2);
+  assert.equal(a.sync.error?.code, "bad_changes");
+  assert.equal(a.sync.text, "Xabcd", "the unsent word is kept on the server's text");
+  assert.equal(a.sync.version, server.version);
+  assert.equal(a.sync.saved, false);
+  clock.advance(120_000);
+  await settle(server, [a]);
+  assert.equal(server.refused, 2, "no retry loop");
+  // The next edit tries again, and once the server takes it the field is saved.
+  server.refuse = false;
+  a.type(1, "Y");
+  await settle(server, [a, b]);
+  assert.equal(server.text, "XYabcd");
+  assert.equal(b.sync.text, "XYabcd");
+  assert.ok(a.sync.saved);
+  assert.equal(a.sync.error, null);
+});
+
+test("a single bad_changes is settled by the reload: the page is told, then saved", async () => {
+  const { clock, server, a } = alone("abc");
+  a.type(3, "!");
+  await tick();
+  const push = a.out.shift() as PushMsg;
+  const seen: (string | null)[] = [];
+  a.receive({ t: "error", re: push.id, code: "bad_changes", message: "update 0: does not fit" });
+  seen.push(a.sync.error?.code ?? null);
+  assert.equal(a.out[0]?.t, "pull", "asks for the server's snapshot");
+  assert.notEqual((a.out[0] as PullMsg).epoch, "e1");
+  await settle(server, [a]);
+  assert.deepEqual(seen, ["bad_changes"]);
+  assert.equal(server.text, "abc!");
+  assert.ok(a.sync.saved);
+  assert.equal(a.sync.error, null);
+});

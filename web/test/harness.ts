@@ -44,6 +44,10 @@ export interface Stored {
 /** One text key on the server side. */
 export class Authority {
   f: Stored;
+  /** Refuse every push with bad_changes (a server that cannot take them). */
+  refuse = false;
+  /** How many pushes were refused bad_changes. */
+  refused = 0;
   constructor(text = "", epoch = "e1") {
     this.f = { epoch, doc: Text.of(text.split("\n")), log: [] };
   }
@@ -69,6 +73,10 @@ export class Authority {
     } else if (msg.t === "push") {
       if (msg.epoch !== this.f.epoch) {
         reply.push({ t: "reset", re: msg.id, field: key, ...this.snapshot() });
+      } else if (this.refuse || msg.updates.every((u) => ChangeSet.fromJSON(u.changes).empty)) {
+        // docs/protocol.md: a push that changes nothing is refused.
+        this.refused++;
+        reply.push({ t: "error", re: msg.id, code: "bad_changes", message: "the push changes nothing" });
       } else if (msg.version !== this.version) {
         reply.push({ t: "behind", re: msg.id, field: key, version: this.version });
         reply.push({ t: "updates", field: key, epoch: this.f.epoch, from: msg.version, updates: this.f.log.slice(msg.version) });

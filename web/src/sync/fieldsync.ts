@@ -12,6 +12,17 @@
 //  - Nothing local is dropped: unsent edits stay in the editor as collab's
 //    unconfirmed updates across disconnects, and across a `reset` / epoch
 //    change they are rebased onto the new document (see rebase.ts).
+//  - An unsent update that became empty by mapping (both partners deleted
+//    the same text at once) is never pushed on its own (the server refuses
+//    a push that changes nothing): before a push, the state is rebuilt from
+//    the server-confirmed text and version with only the non-empty local
+//    changes, so collab's count of our updates matches the server's. Not
+//    while a push of ours may be stored unechoed (`unsure`): then we pull
+//    first, so its echo confirms what it should.
+//  - A push refused `bad_changes` is never sent again as it was: the field
+//    is reloaded from the server (`reset`) with the unsent edits rebased on
+//    it; a second refusal after a reload holds the edits until the next
+//    local edit.
 //  - `saved` is true only when the server has echoed every local edit back
 //    (sendableUpdates is empty) and no push is pending.
 //  - `checkpoint` is the latest server-confirmed text at a version the server
@@ -94,7 +105,6 @@ const RETRY_AFTER: Record<string, number> = {
   not_your_turn: 8000,
   forbidden: 15000,
   roles_unset: 8000,
-  bad_changes: 3000,
   stale: 3000,
 };
 
@@ -157,6 +167,18 @@ export class FieldSync {
   /** A restore to present (again) once possible. */
   private pendingRestore: FieldSnapshot | null = null;
   private restoreAfter = 0;
+  /**
+   * A push of ours may be stored without our knowing (no answer, socket
+   * closed, `unavailable`): until a pull answered after it, empty unsent
+   * updates are not dropped (the server may hold them and echo them).
+   */
+  private unsure = false;
+  /** A pull was sent while `unsure`; its answer settles it. */
+  private unsurePulled = false;
+  /** A `bad_changes` led to a reload; another one before a save blocks the push. */
+  private reloadedForBadChanges = false;
+  /** When we asked for a snapshot to reload from (no push until it comes), or null. */
+  private reloading: number | null = null;
 
   constructor(opts: FieldSyncOptions) {
     this.opts = opts;
@@ -237,6 +259,7 @@ export class FieldSync {
   /** Call after a local edit (the editor's update listener does). */
   localChanged(): void {
     if (this.error?.code === "too_large") this.error = null;
+    if (this.blockedUntil === Infinity) this.reloadedForBadChanges = false;
     if (this.blockedUntil === Infinity) this.blockedUntil = 0;
     this.queueFlush();
     this.changed();
@@ -281,6 +304,15 @@ export class FieldSync {
         return;
       }
     }
+    if (this.reloading !== null) {
+      // Waiting for the snapshot; ask again if it does not come.
+      if (now < this.reloading + PULL_RETRY_MS) {
+        this.wakeAt(this.reloading + PULL_RETRY_MS);
+        return;
+      }
+      this.reload();
+      return;
+    }
     const v = this.version;
     if (v < this.known) {
       if (now < this.expectBy) {
@@ -300,12 +332,24 @@ export class FieldSync {
       this.mustPull = false;
       this.pullSentAt = null;
       this.pull(v);
+      if (this.unsure && this.pullSentAt !== null) this.unsurePulled = true;
     }
     if (now < this.blockedUntil) {
       if (this.blockedUntil !== Infinity) this.wakeAt(this.blockedUntil);
       return;
     }
-    const all = sendableUpdates(this.state);
+    let all = sendableUpdates(this.state);
+    if (all.some((u) => u.changes.empty)) {
+      if (this.unsure) {
+        // An earlier push may be stored: its echo must meet the updates it
+        // holds, empty ones included. Ask the server first.
+        this.pull(v);
+        if (this.pullSentAt !== null) this.unsurePulled = true;
+        return;
+      }
+      if (!this.dropEmpty()) return;
+      all = sendableUpdates(this.state);
+    }
     if (!all.length) {
       this.changed();
       return;
@@ -350,6 +394,8 @@ export class FieldSync {
         // brings it back with our clientID and collab confirms it.
         this.inflight = null;
         this.mustPull = true;
+        this.unsure = true;
+        this.unsurePulled = false;
       }
       this.flush();
     }, Math.max(0, at - this.clock.now()));
@@ -364,11 +410,16 @@ export class FieldSync {
   /** The socket closed: whatever was in flight is unknown until we resume. */
   disconnected(): void {
     this.connected = false;
+    if (this.inflight) {
+      this.unsure = true; // it may have been stored
+      this.unsurePulled = false;
+    }
     this.inflight = null;
     // The next welcome decides again whether to restore.
     this.restoring = null;
     this.pendingRestore = null;
     this.pullSentAt = null;
+    if (this.reloading !== null) this.reloading = -Infinity; // ask again once back
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = Infinity;
@@ -434,6 +485,12 @@ export class FieldSync {
     }
     const end = msg.from + msg.updates.length;
     this.known = Math.max(this.known, end);
+    // Whatever the server held of our unanswered push is in or before
+    // this answer to a pull sent after it.
+    if (this.unsurePulled && msg.from <= v) {
+      this.unsure = false;
+      this.unsurePulled = false;
+    }
     if (msg.from > v) {
       // A gap: never apply out of order; fetch what is missing.
       this.expectBy = 0;
@@ -463,7 +520,12 @@ export class FieldSync {
     for (const u of parsed) this.host.dispatch(receiveUpdates(this.state, [u]));
     if (this.inflight) {
       this.inflight.remaining -= own;
-      if (this.inflight.remaining <= 0) this.inflight = null;
+      if (this.inflight.remaining <= 0) {
+        // Stored (the echo may come before the ack): the error is over.
+        this.inflight = null;
+        this.error = null;
+        this.reloadedForBadChanges = false;
+      }
     }
     if (this.version >= this.known) this.pullSentAt = null;
     if (this.acked && this.version > this.acked.base) this.acked = null; // echoed
@@ -484,6 +546,7 @@ export class FieldSync {
       }
       this.inflight = null;
       this.error = null;
+      this.reloadedForBadChanges = false;
       // The echo (our own updates in an `updates` message) confirms them; give it a moment.
       this.expectBy = this.clock.now() + ECHO_WAIT_MS;
     }
@@ -615,14 +678,62 @@ export class FieldSync {
     const now = this.clock.now();
     if (code === "too_large") {
       this.blockedUntil = Infinity; // until the next local edit
+    } else if (code === "bad_changes") {
+      // Nothing was stored, and the same push would be refused again: our
+      // view of the document is off. Reload it from the server, rebasing
+      // what is unsent; a refusal after that reload waits for a local edit.
+      if (this.reloadedForBadChanges) {
+        this.blockedUntil = Infinity;
+        this.error = { code, message: "This text could not be saved. Please edit it again to retry." };
+      } else {
+        this.reloadedForBadChanges = true;
+        this.error = { code, message: "This text was reloaded from the server; your unsaved words were kept where possible." };
+        this.reload();
+      }
     } else {
       this.blockedUntil = now + (RETRY_AFTER[code] ?? 5000);
-      // Our view of the document may be off: fetch what we may have missed.
-      if (code === "bad_changes") this.mustPull = true;
+      if (code === "unavailable") {
+        this.unsure = true; // the server may have stored it before failing
+        this.unsurePulled = false;
+        this.mustPull = true;
+      }
     }
     this.flush();
     this.changed();
     return true;
+  }
+
+  /**
+   * Rebuilds the collab state from the server-confirmed text and version
+   * with only the non-empty unsent changes, in order, so an update that
+   * mapping emptied is never pushed (the server refuses a push that changes
+   * nothing) and collab still counts our updates as the server does.
+   * Called only with no push in flight and none that may be stored.
+   */
+  private dropEmpty(): boolean {
+    const before = this.state;
+    const keep = sendableUpdates(before).filter((u) => !u.changes.empty);
+    let state = this.makeState(this.synced, this.version);
+    try {
+      for (const u of keep) state = state.update({ changes: u.changes, filter: false }).state;
+    } catch {
+      state = before;
+    }
+    if (state === before || !state.doc.eq(before.doc)) {
+      // Our confirmed text does not match the unsent edits: reload.
+      this.reload();
+      return false;
+    }
+    state = state.update({ selection: before.selection }).state; // the same doc: the selection fits
+    this.host.setState(state);
+    return true;
+  }
+
+  /** Asks for the server's snapshot; no push until it comes (`reset` rebases the unsent edits on it). */
+  private reload(): void {
+    this.reloading = this.clock.now();
+    this.resync();
+    this.wakeAt(this.reloading + PULL_RETRY_MS);
   }
 
   /** Our document cannot take the server's updates: ask for a snapshot. */
@@ -648,6 +759,11 @@ export class FieldSync {
       rebased = null;
     }
     this.acked = null;
+    // The snapshot holds whatever the server stored of ours; the unsent
+    // edits are rebased on it as one new update.
+    this.unsure = false;
+    this.unsurePulled = false;
+    this.reloading = null;
     const head = this.state.selection.main.head;
     this.epoch = snap.epoch;
     this.known = snap.version;
