@@ -387,10 +387,13 @@ func (c *client) onAck(fs *fieldState, f serverFrame, now int64) {
 			c.lat.add(&c.lat.slowAck, now-fl.sentAt, fl.sentAt)
 		}
 	}
-	if fs.version < f.Version {
-		// The echo has not come yet: the ack alone confirms our updates
-		// (the push was accepted at fl.version, so nothing came between).
-		if fs.version != fl.version || len(fs.pending) < fl.n {
+	// The echo has not come yet and nothing came between: the ack alone
+	// confirms our updates. When the server rebased the push over updates
+	// we have not received yet (ack version above fl.version+n), the
+	// updates frames bring them and ours, by clientID, as
+	// @codemirror/collab expects: wait for them.
+	if fs.version < f.Version && fs.version == fl.version && f.Version == fl.version+int64(fl.n) {
+		if len(fs.pending) < fl.n {
 			c.c.anomalies++
 			return
 		}
