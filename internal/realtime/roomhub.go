@@ -271,6 +271,9 @@ func headsBackoff(n int) time.Duration {
 func (rh *roomHub) sendHeads() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := rh.h.ensureStoreIdentity(ctx); err != nil {
+		return fmt.Errorf("checking the Redis identity: %w", err)
+	}
 	keys := room.TextKeys(rh.tpl)
 	snap, err := rh.h.st.Snapshot(ctx, rh.id, keys)
 	if errors.Is(err, store.ErrNoRoom) {
