@@ -572,6 +572,10 @@ func (a *api) upgrade(c *fiber.Ctx) error {
 	if z == nil {
 		return err
 	}
+	device, ok, err := a.socketDevice(c, id, z, isUpgrade) // practice_devices.go
+	if !ok {
+		return err
+	}
 	if !isUpgrade {
 		return apiError(c, fiber.StatusUpgradeRequired, "upgrade_required", "this link works; this endpoint speaks WebSocket")
 	}
@@ -582,7 +586,7 @@ func (a *api) upgrade(c *fiber.Ctx) error {
 		name = seatLabels[z.claims.Role]
 	}
 	p := realtime.Participant{
-		Room: id, Role: z.claims.Role, Seat: z.claims.Seat, Gen: z.claims.Gen, Name: name, Template: z.tpl,
+		Room: id, Role: z.claims.Role, Seat: z.claims.Seat, Gen: z.claims.Gen, Name: name, Template: z.tpl, Device: device,
 	}
 	if ok, err := a.admitSocket(c, &p); !ok {
 		return err

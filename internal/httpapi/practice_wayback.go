@@ -54,6 +54,7 @@ func (a *api) mountWayBack(app fiber.Router) {
 	app.Post("/api/rooms/:id/device", a.bindDevice)
 	app.Post("/api/rooms/:id/enter", a.enterWithDevice)
 	app.Post("/api/rooms/:id/device/status", a.deviceStatus)
+	a.mountDevices(app) // practice_devices.go
 }
 
 // roomInfo is what a browser keeps to list a room it opened.
@@ -87,12 +88,15 @@ func (a *api) bindDevice(c *fiber.Ctx) error {
 	if !ok {
 		return apiError(c, fiber.StatusBadRequest, "bad_secret", "the device secret must be 32 to 128 base64url characters")
 	}
-	rec, _ := json.Marshal(deviceRecord{Seat: z.claims.Seat, Role: z.claims.Role, Gen: z.claims.Gen, At: a.Now().UTC()}) // plain data: cannot fail
-	if err := a.Store.BindDevice(c.UserContext(), id, h, rec); err != nil {
+	res, err := a.seatDevice(c.UserContext(), id, z, h) // practice_devices.go: binds and announces
+	if err != nil {
 		if errors.Is(err, store.ErrNoRoom) || errors.Is(err, store.ErrRoomLost) {
 			return apiError(c, fiber.StatusNotFound, "no_room", "this room does not exist any more")
 		}
 		return err
+	}
+	if res == store.DeviceGone {
+		return apiError(c, fiber.StatusForbidden, "device_removed", "this device was removed from the room")
 	}
 	info := a.roomInfo(z.meta)
 	info["role"] = z.claims.Role
@@ -132,6 +136,9 @@ func (a *api) deviceSeat(c *fiber.Ctx) (string, store.Meta, *deviceRecord, error
 	}
 	if err != nil {
 		return id, meta, nil, err
+	}
+	if store.DeviceRemoved(b) {
+		return id, meta, nil, apiError(c, fiber.StatusUnauthorized, "device_removed", "this device was removed from the room")
 	}
 	var rec deviceRecord
 	if err := json.Unmarshal(b, &rec); err != nil {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"time"
 
 	"repairroom/internal/limits"
 )
@@ -19,7 +20,20 @@ const (
 	TMembers = "members"
 	TError   = "error"
 	TPresOut = "presence"
+	TNotice  = "notice"
 )
+
+// Notice tells everyone in the room something that changes no state:
+// today only "device_new", a seat opened from a browser not seen before
+// (Seat and Name say whose; Device is the new device's id).
+type Notice struct {
+	T      string    `json:"t"`
+	Kind   string    `json:"kind"`
+	Seat   string    `json:"seat,omitempty"`
+	Name   string    `json:"name,omitempty"`
+	Device string    `json:"device,omitempty"`
+	At     time.Time `json:"at"`
+}
 
 // FieldHead is where a field is: enough for a client to decide to pull.
 type FieldHead struct {

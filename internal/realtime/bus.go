@@ -24,6 +24,8 @@ const (
 	kindPresence = "p" // body: protocol.Member; filtered per role
 	kindDeleted  = "d" // the room was deleted: close every socket
 	kindRotated  = "g" // body: the new link generation; close sockets of older ones
+	kindDevice   = "v" // body: a removed device's id; close its sockets (4003)
+	kindNotice   = "n" // body: a "notice" frame for every socket of the room
 )
 
 // busState is the body of a state change: the whole state, unfiltered,

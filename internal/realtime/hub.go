@@ -16,6 +16,7 @@ import (
 
 	"repairroom/internal/checkpoint"
 	"repairroom/internal/limits"
+	"repairroom/internal/protocol"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
 	"repairroom/internal/templates"
@@ -138,6 +139,10 @@ type Participant struct {
 	Gen      int64
 	Name     string
 	Template *templates.Template
+	// Device is the id of the browser binding the socket was opened with
+	// (the way back's device; empty for a socket without one). Removing
+	// that device closes the socket.
+	Device string
 	// SocketID and Addr are set by AdmitSocket when the socket was counted
 	// against the socket limits (the HTTP layer does it before the
 	// upgrade); Serve releases it. Empty: not counted.
@@ -275,6 +280,24 @@ func (h *Hub) DeleteRoom(ctx context.Context, id string, tpl *templates.Template
 // used one (4003), and returns the new generation.
 func (h *Hub) Rotate(ctx context.Context, id string) (int64, error) {
 	return h.st.RotateGen(ctx, id, encodeBus(busHeader{Kind: kindRotated}, nil))
+}
+
+// DeviceRemovedReason is the close reason of a socket whose device was
+// removed from the room (code 4003, like a replaced link).
+const DeviceRemovedReason = "device removed"
+
+// RemoveDevice marks the device removed (record is the store's removal
+// mark) and closes its sockets on every node with 4003.
+func (h *Hub) RemoveDevice(ctx context.Context, id, device string, record []byte) error {
+	return h.st.RemoveDevice(ctx, id, device, record, encodeBus(busHeader{Kind: kindDevice}, []byte(device)))
+}
+
+// Notice sends every socket of the room, on every node, a "notice" frame
+// (protocol.Notice): something everyone in the room is told, which
+// changes no state.
+func (h *Hub) Notice(ctx context.Context, id string, n protocol.Notice) error {
+	n.T = protocol.TNotice
+	return h.st.Publish(ctx, id, encodeBus(busHeader{Kind: kindNotice}, protocol.Encode(n)))
 }
 
 // CreateRoom stores a new room in its initial state.

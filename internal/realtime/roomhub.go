@@ -168,6 +168,16 @@ func (rh *roomHub) dispatch(p []byte) {
 				c.kill(protocol.CloseRevoked, "links were rotated")
 			}
 		}
+	case kindDevice:
+		for _, c := range conns {
+			if c.p.Device != "" && c.p.Device == string(body) {
+				c.kill(protocol.CloseRevoked, DeviceRemovedReason)
+			}
+		}
+	case kindNotice:
+		for _, c := range conns {
+			c.deliver(body)
+		}
 	}
 }
 
