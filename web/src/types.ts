@@ -282,7 +282,18 @@ export type ServerMsg =
   | OkMsg
   | MembersMsg
   | PresenceMsg
+  | NoticeMsg
   | ErrorMsg;
+
+/** Something everyone in the room is told (today: a seat opened on a new device; room/devices.ts). */
+export interface NoticeMsg {
+  t: "notice";
+  kind: string;
+  seat?: Role;
+  name?: string;
+  device?: string;
+  at?: string;
+}
 
 // ---- client → server ----
 

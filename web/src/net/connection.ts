@@ -5,6 +5,7 @@ import { backoffDelay } from "./backoff";
 import type { ClientMsg, ServerMsg } from "../types";
 import { FATAL_CLOSE } from "../types";
 import { closeInfo } from "./closecodes";
+import { deviceSecret } from "../practice/wayback";
 
 export type ConnStatus = "connecting" | "connected" | "reconnecting" | "offline" | "stopped";
 
@@ -19,11 +20,15 @@ export interface ConnectionHandlers {
 const OFFLINE_AFTER = 3;
 
 /** HTTP answers before the upgrade that mean the link cannot work (protocol.md). */
+/** Shown when this browser was removed from the room (close 4003 "device removed", or device_removed over HTTP). */
+const DEVICE_REMOVED = "This device was removed from the room. Ask the person who sent your link if you need to come back.";
+
 const FATAL_HTTP: Record<string, string> = {
   bad_token: "This link does not work. Please ask for a new one.",
   expired: "This link has expired. Please ask for a new one.",
   revoked: "This link was replaced by a new one. Please ask for the new link.",
   no_room: "This room no longer exists.",
+  device_removed: DEVICE_REMOVED,
 };
 
 export class Connection {
@@ -54,7 +59,8 @@ export class Connection {
 
   private url(): string {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/ws/rooms/${encodeURIComponent(this.roomID)}?token=${encodeURIComponent(this.token)}`;
+    const device = deviceSecret(this.roomID); // the way back's device secret: this browser's socket is that device (room/devices.ts)
+    return `${proto}//${location.host}/ws/rooms/${encodeURIComponent(this.roomID)}?token=${encodeURIComponent(this.token)}${device ? `&device=${encodeURIComponent(device)}` : ""}`;
   }
 
   start(): void {
@@ -132,7 +138,7 @@ export class Connection {
       // Whether to reconnect is the server's table (closecodes.ts); the
       // words shown are ours.
       if (!closeInfo(ev.code).reconnect) {
-        this.stop(FATAL_CLOSE[ev.code] ?? "This connection was closed for good.");
+        this.stop(ev.code === 4003 && ev.reason === "device removed" ? DEVICE_REMOVED : (FATAL_CLOSE[ev.code] ?? "This connection was closed for good."));
         return;
       }
       if (!this.opened && !wasConnected) {

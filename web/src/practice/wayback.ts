@@ -55,6 +55,12 @@ function newSecret(): string {
 export async function bindThisBrowser(roomID: string, token: string): Promise<void> {
   const all = load();
   const mine = all[roomID] ?? { secret: newSecret(), role: "" };
+  if (!all[roomID]) {
+    // Kept at once: the room's socket, opened right now, presents it too
+    // (room/devices.ts), so this browser is one device from the start.
+    all[roomID] = mine;
+    save(all);
+  }
   try {
     const res = await fetch(`/api/rooms/${encodeURIComponent(roomID)}/device`, {
       method: "POST",
@@ -91,6 +97,23 @@ export async function enterWithDevice(roomID: string, store: KV | null): Promise
     return true;
   } catch {
     return false;
+  }
+}
+
+/** This browser's device secret for the room, if it has one (sent with the room's socket). */
+export function deviceSecret(roomID: string): string | null {
+  return load()[roomID]?.secret ?? null;
+}
+
+/** This browser's device id in the room (the hex sha256 of its secret, as the server lists it), if any. */
+export async function deviceId(roomID: string): Promise<string | null> {
+  const secret = deviceSecret(roomID);
+  if (!secret || !crypto.subtle) return null;
+  try {
+    const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+    return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+  } catch {
+    return null;
   }
 }
 

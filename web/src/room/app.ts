@@ -14,6 +14,7 @@ import { canWrite, DEFAULT_NAMES, fieldOfKey, keyWriters, seatName, Verdict } fr
 import { RoomView } from "./view";
 import { applyMembers, movedMembers } from "./members";
 import { forgetToken } from "../token";
+import { DEVICES_CHANGED, noticeText } from "./devices";
 
 export interface EditorHandle {
   view: EditorView;
@@ -45,6 +46,8 @@ export interface RoomCtx {
   retryNow(): void;
   refreshAccess(): void;
   deleteRoom(): Promise<ActResult>;
+  /** A request to the room's HTTP API with this seat's token. */
+  authed(path: string, init?: RequestInit): Promise<Response>;
   toast(text: string): void;
 }
 
@@ -224,6 +227,12 @@ export class RoomApp implements RoomCtx {
         }
         this.refreshCursors();
         this.view?.updatePresence();
+        break;
+      }
+      case "notice": {
+        const text = noticeText(this, msg); // devices.ts
+        if (text) this.view?.toast(text);
+        window.dispatchEvent(new Event(DEVICES_CHANGED));
         break;
       }
       case "error":
@@ -570,6 +579,12 @@ export class RoomApp implements RoomCtx {
         }
       }, 15000);
     });
+  }
+
+  authed(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("Authorization", `Bearer ${this.token}`);
+    return fetch(path, { ...init, headers });
   }
 
   async deleteRoom(): Promise<ActResult> {

@@ -9,6 +9,7 @@ import { toneOf } from "./app";
 import { buildNotesBox, buildPrivateLine, Card, runAct } from "./fields";
 import { assignRoles, findField, onBreak, privateLine } from "../perm";
 import { clockTime } from "../format";
+import { DevicesBox } from "./devices";
 
 export class ModPanel {
   el: HTMLElement;
@@ -153,6 +154,7 @@ export class ModPanel {
       section("Break", this.breakState, this.breakForm, this.breakEnd),
       this.rolesBox ? section("Roles", this.rolesBox) : null,
       section("Private notes", notesWrap),
+      section("Devices", new DevicesBox(ctx, false).el), // devices.ts
       section("Session", h("div", { class: "row" }, this.endBtn, del)),
     );
     this.update();

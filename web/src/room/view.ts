@@ -11,6 +11,7 @@ import { buildCard, buildPrivateLine, Card, runAct } from "./fields";
 import { assignRoles, canSteer, fieldOfKey, isPartner, onBreak, otherPartner, privateLine, stageCards } from "../perm";
 import { clockTime, dateTime, describeRemaining, formatCountdown, plural } from "../format";
 import { ModPanel } from "./modpanel";
+import { DevicesBox } from "./devices";
 import { carriedBlock } from "../practice/carried";
 import { TakeHome } from "./takehome";
 
@@ -161,7 +162,9 @@ export class RoomView {
     }
     this.toolbar = h("div", { class: "toolbar" }, toolsLink, this.breakBtn, this.lineBtn, this.readyBtn, this.readyNote, h("span", { class: "spacer" }), this.endBtn, this.deleteBtn);
 
-    this.main = h("main", { class: "stage-main", id: "main" }, this.banners, carriedBlock(ctx.room), this.stageHead, this.toolbar, this.breakForm, linePanel, this.cardsEl);
+    // Self-guided: each partner manages the devices of their own link (devices.ts).
+    const devices = isPartner(me.role) && ctx.room.mode === "self" ? h("details", { class: "card my-devices", "data-testid": "my-devices" }, h("summary", null, "My devices"), new DevicesBox(ctx, true).el) : null;
+    this.main = h("main", { class: "stage-main", id: "main" }, this.banners, carriedBlock(ctx.room), this.stageHead, this.toolbar, this.breakForm, linePanel, this.cardsEl, devices);
 
     const layout = h("div", { class: `layout ${me.role === "moderator" ? "with-panel" : ""}` }, sidebar, this.main);
     this.layout = layout;
