@@ -287,7 +287,13 @@ func (rh *roomHub) sendHeads() error {
 	keys := room.TextKeys(rh.tpl)
 	snap, err := rh.h.st.Snapshot(ctx, rh.id, keys)
 	if errors.Is(err, store.ErrNoRoom) {
-		return nil // deleted meanwhile: the deletion notice closes the sockets
+		// Deleted meanwhile (its notice closes the sockets too) or expired
+		// (no notice comes): close them here, never ask for checkpoints.
+		conns, _ := rh.snapshot()
+		for _, c := range conns {
+			c.kill(protocol.CloseRoomDeleted, "the room no longer exists")
+		}
+		return nil
 	}
 	if errors.Is(err, store.ErrRoomLost) {
 		rh.tellLost() // the clients present their checkpoints (restore.go)

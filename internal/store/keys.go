@@ -52,6 +52,13 @@ func (k keys) devices() string { return fmt.Sprintf("rr:{%s}:dev", k.room) }
 func (k keys) tomb() string    { return fmt.Sprintf("rr:{%s}:deleted", k.room) }
 func (k keys) channel() string { return fmt.Sprintf("rr:{%s}", k.room) }
 
+// kept is the retention marker: written wherever the room's retention TTL
+// is set or refreshed, holding that TTL (ms) and living twice as long, so
+// it outlives the room's keys by one retention period. A room without keys
+// whose marker shows its deadline passed expired (ErrNoRoom: never
+// restored); one without keys and without a marker was lost (ErrRoomLost).
+func (k keys) kept() string { return fmt.Sprintf("rr:{%s}:kept", k.room) }
+
 // all is every key a room may have (not the tombstone).
 func (k keys) all(fields []string) []string {
 	out := []string{k.meta(), k.events(), k.presence(), k.inserts(), k.devices()}

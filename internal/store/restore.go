@@ -20,7 +20,8 @@ import (
 //     ever names two texts.
 //   - A checkpoint at or below the field's version is refused (stale),
 //     under any epoch: what the store holds is as new or newer.
-//   - A deleted room (tombstone) is never brought back.
+//   - A deleted room (tombstone) is never brought back, nor an expired
+//     one (its retention marker shows the deadline passed, keys.go).
 
 // Restore outcomes.
 const (
@@ -45,7 +46,7 @@ type RestoreResult struct {
 // state first).
 func (s *Store) RestoreField(ctx context.Context, id, field string, version int64, text, newEpoch string, payload []byte) (RestoreResult, error) {
 	k := keys{id}
-	res, err := restoreFieldScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.field(field), k.log(field)},
+	res, err := restoreFieldScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.field(field), k.log(field), k.kept()},
 		version, text, newEpoch, s.ttlms(), time.Now().UnixMilli(), s.pubcmd(), k.channel(), payload).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("store: restore %s: %w", field, err)
@@ -81,7 +82,7 @@ func (s *Store) RestoreField(ctx context.Context, id, field string, version int6
 // was decided since that the moderator's view lacks).
 func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte) (bool, error) {
 	k := keys{id}
-	n, err := restoreRoomScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb()},
+	n, err := restoreRoomScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.kept()},
 		tpl, mode, created.UTC().Format(time.RFC3339), state, rev, gen, names, s.ttlms(), s.pubcmd(), k.channel(), payload, role).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: restore room: %w", err)
@@ -92,14 +93,15 @@ func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, cre
 	return n == 1, nil
 }
 
-// restoreField: KEYS meta, tombstone, field, log. ARGV version, text, new
+// restoreField: KEYS meta, tombstone, field, log, retention marker. ARGV
+// version, text, new
 // epoch, ttlms, now (ms), pubcmd, channel, payload. Replies {status, epoch,
 // version}: 'ok' with the new epoch, 'stale' with the field's, or 'gone'
 // / 'lost' for a room without meta. The room's byte counter loses the old
 // snapshot and log and gains the restored text.
-var restoreFieldScript = redis.NewScript(`
+var restoreFieldScript = redis.NewScript(expiredLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if redis.call('EXISTS', KEYS[2]) == 1 then return {'gone', '', 0} end
+  if redis.call('EXISTS', KEYS[2]) == 1 or expired(KEYS[5]) then return {'gone', '', 0} end
   return {'lost', '', 0}
 end
 local v = tonumber(ARGV[1])
@@ -112,14 +114,15 @@ redis.call('HINCRBY', KEYS[1], 'bytes', delta)
 local ttl = redis.call('HGET', KEYS[1], 'ttl') or ARGV[4] -- the room's own retention (retention.go), else the default
 redis.call('PEXPIRE', KEYS[3], ttl)
 redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SET', KEYS[5], ttl, 'PX', 2 * tonumber(ttl))
 redis.call(ARGV[6], ARGV[7], ARGV[8])
 return {'ok', ARGV[3], v}
 `)
 
-// restoreRoom: KEYS meta, tombstone. ARGV tpl, mode, created, state, rev,
-// gen, names, ttlms, pubcmd, channel, payload, role. Replies 1 restored,
-// 0 the meta exists, -1 deleted.
-var restoreRoomScript = redis.NewScript(`
+// restoreRoom: KEYS meta, tombstone, retention marker. ARGV tpl, mode,
+// created, state, rev, gen, names, ttlms, pubcmd, channel, payload, role.
+// Replies 1 restored, 0 the meta exists, -1 deleted or expired.
+var restoreRoomScript = redis.NewScript(expiredLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local m = redis.call('HMGET', KEYS[1], 'restoredBy', 'rev')
   if m[1] and m[1] ~= 'moderator' and ARGV[12] == 'moderator' and tonumber(m[2]) <= tonumber(ARGV[5]) then
@@ -129,9 +132,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   end
   return 0
 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 or expired(KEYS[3]) then return -1 end
 redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0, 'restoredBy', ARGV[12])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
+redis.call('SET', KEYS[3], ARGV[8], 'PX', 2 * tonumber(ARGV[8]))
 redis.call(ARGV[9], ARGV[10], ARGV[11])
 return 1
 `)

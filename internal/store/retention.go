@@ -51,14 +51,16 @@ func (s *Store) roomTTL(ctx context.Context, id string) (time.Duration, error) {
 }
 
 // setRetentionScript records the room's retention and applies it to every
-// key the room has. KEYS meta, then the room's other keys. ARGV ttl ms.
+// key the room has, and to its retention marker (keys.go: kept). KEYS
+// meta, then the room's other keys, then the marker. ARGV ttl ms.
 // Returns 0 without the room.
 var setRetentionScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'ttl', ARGV[1])
-for i = 1, #KEYS do
+for i = 1, #KEYS - 1 do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 end
+redis.call('SET', KEYS[#KEYS], ARGV[1], 'PX', 2 * tonumber(ARGV[1]))
 return 1
 `)
 
@@ -69,7 +71,7 @@ func (s *Store) SetRetention(ctx context.Context, id string, fields []string, tt
 	if ttl < time.Second {
 		return fmt.Errorf("store: retention of %s is too short: %s", id, ttl)
 	}
-	n, err := setRetentionScript.Run(ctx, s.rdb, keys{id}.all(fields), ttl.Milliseconds()).Int()
+	n, err := setRetentionScript.Run(ctx, s.rdb, append(keys{id}.all(fields), keys{id}.kept()), ttl.Milliseconds()).Int()
 	if err != nil {
 		return fmt.Errorf("store: set retention: %w", err)
 	}

@@ -10,14 +10,15 @@ import "github.com/redis/go-redis/v9"
 // publishes on the room's channel from inside the script: Redis runs
 // scripts one at a time, so subscribers see updates in commit order.
 
-// createRoom: KEYS meta, tombstone, then field keys. ARGV ttlms, tpl, mode,
-// created, state, epoch, names.
+// createRoom: KEYS meta, tombstone, retention marker, then field keys.
+// ARGV ttlms, tpl, mode, created, state, epoch, names.
 var createRoomScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'tpl', ARGV[2], 'mode', ARGV[3], 'created', ARGV[4], 'gen', 1, 'state', ARGV[5], 'rev', 0, 'names', ARGV[7], 'bytes', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-for i = 3, #KEYS do
+redis.call('SET', KEYS[3], ARGV[1], 'PX', 2 * tonumber(ARGV[1]))
+for i = 4, #KEYS do
   redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[6], 'base', 0, 'sb', 0, 'lb', 0)
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
@@ -26,20 +27,21 @@ return 1
 
 // ensureFields returns {'ok', state, rev, gen} and then, per field, epoch,
 // version, base, snapshot text, the number of log entries after base and
-// those entries; {'gone'} for a deleted room (tombstone) and {'lost'} for a
-// room that has neither keys nor tombstone. A missing field is created
-// empty under a fresh epoch: a field whose data was lost must never be
-// mistaken for the old one. KEYS meta, tombstone, then (field, log) pairs.
-// ARGV ttlms, epoch.
-var ensureFieldsScript = redis.NewScript(`
+// those entries; {'gone'} for a deleted room (tombstone) or an expired
+// one (retention marker past its deadline) and {'lost'} for a room that
+// has neither. A missing field is created empty under a fresh epoch: a
+// field whose data was lost must never be mistaken for the old one.
+// KEYS meta, tombstone, retention marker, then (field, log) pairs. ARGV
+// ttlms, epoch.
+var ensureFieldsScript = redis.NewScript(expiredLua + `
 local m = redis.call('HMGET', KEYS[1], 'state', 'rev', 'gen', 'ttl')
 if not m[1] then
-  if redis.call('EXISTS', KEYS[2]) == 1 then return {'gone'} end
+  if redis.call('EXISTS', KEYS[2]) == 1 or expired(KEYS[3]) then return {'gone'} end
   return {'lost'}
 end
 local ttl = m[4] or ARGV[1] -- the room's own retention (retention.go), else the default
 local out = {'ok', m[1], m[2], m[3]}
-for i = 3, #KEYS, 2 do
+for i = 4, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[i]) == 0 then
     redis.call('DEL', KEYS[i+1])
     redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[2], 'base', 0, 'sb', 0, 'lb', 0)
@@ -68,7 +70,7 @@ return out
 // ceiling allow it, and a snapshot is supplied when one is due. Nothing is
 // written unless everything passes.
 //
-// KEYS meta, field, log, hist, inserts. ARGV 1 rev, 2 epoch, 3 version,
+// KEYS meta, field, log, hist, inserts, retention marker. ARGV 1 rev, 2 epoch, 3 version,
 // 4 ttlms, 5 pubcmd, 6 channel, 7 payload, 8 '1' when 9 is the text at the
 // new head, 9 text, 10 now (ms), 11 max log entries, 12 max log bytes,
 // 13 snapshot every (versions), 14 snapshot every (bytes), 15 room bytes
@@ -82,7 +84,8 @@ var pushScript = redis.NewScript(`
 local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or ARGV[4]) -- the room's own retention (retention.go), else the default
 local slack = math.min(3600000, math.floor(ttl / 10))
 local function touch(k)
-  if redis.call('PTTL', k) < ttl - slack then redis.call('PEXPIRE', k, ttl) end
+  if redis.call('PTTL', k) < ttl - slack then redis.call('PEXPIRE', k, ttl); return true end
+  return false
 end
 local m = redis.call('HMGET', KEYS[1], 'rev', 'bytes')
 if not m[1] then return {'gone', 0, '', 0, 0} end
@@ -170,7 +173,8 @@ if ins > 0 then
   redis.call('HSET', KEYS[5], ARGV[17], ARGV[20] .. ' ' .. (used + ins))
   if redis.call('PTTL', KEYS[5]) < 60000 then redis.call('PEXPIRE', KEYS[5], 120000) end
 end
-for i = 1, 3 do touch(KEYS[i]) end
+if touch(KEYS[1]) then redis.call('SET', KEYS[6], ttl, 'PX', 2 * ttl) end -- the retention marker follows the meta
+for i = 2, 3 do touch(KEYS[i]) end
 redis.call(ARGV[5], ARGV[6], ARGV[7])
 return {'ok', nv, f[1], nbase, nsb}
 `)
@@ -230,8 +234,9 @@ return 1
 `)
 
 // commitState replaces the room state if it is still at rev ARGV[1], adds
-// the event to the timeline and publishes. KEYS meta, events. ARGV rev,
-// state, event, ttlms, maxevents, pubcmd, channel, payload.
+// the event to the timeline and publishes. KEYS meta, events, retention
+// marker. ARGV rev, state, event, ttlms, maxevents, pubcmd, channel,
+// payload.
 var commitStateScript = redis.NewScript(`
 local m = redis.call('HGET', KEYS[1], 'rev')
 if not m then return -1 end
@@ -241,6 +246,7 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'e', ARGV[3])
 local ttl = redis.call('HGET', KEYS[1], 'ttl') or ARGV[4] -- the room's own retention (retention.go), else the default
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('SET', KEYS[3], ttl, 'PX', 2 * tonumber(ttl))
 redis.call(ARGV[6], ARGV[7], ARGV[8])
 return 1
 `)

@@ -113,7 +113,7 @@ type Meta struct {
 // CreateRoom stores a new room with empty fields.
 func (s *Store) CreateRoom(ctx context.Context, id, tpl, mode string, created time.Time, state, names []byte, fields []string) error {
 	k := keys{id}
-	ks := []string{k.meta(), k.tomb()}
+	ks := []string{k.meta(), k.tomb(), k.kept()}
 	for _, f := range fields {
 		ks = append(ks, k.field(f))
 	}
@@ -127,17 +127,45 @@ func (s *Store) CreateRoom(ctx context.Context, id, tpl, mode string, created ti
 	return nil
 }
 
-// missing tells ErrNoRoom (deleted: tombstone present) from ErrRoomLost.
+// missing tells ErrNoRoom (deleted: tombstone present; or expired: its
+// retention marker shows the deadline passed) from ErrRoomLost.
 func (s *Store) missing(ctx context.Context, id string) error {
-	n, err := s.rdb.Exists(ctx, keys{id}.tomb()).Result()
-	if err != nil {
+	k := keys{id}
+	var tomb *redis.IntCmd
+	var ttl *redis.StringCmd
+	var left *redis.DurationCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		tomb = p.Exists(ctx, k.tomb())
+		ttl = p.Get(ctx, k.kept())
+		left = p.PTTL(ctx, k.kept())
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("store: check tombstone: %w", err)
 	}
-	if n == 1 {
+	if tomb.Val() == 1 {
 		return ErrNoRoom
+	}
+	if ms, err := strconv.ParseInt(ttl.Val(), 10, 64); err == nil && left.Val() >= 0 && left.Val() <= time.Duration(ms)*time.Millisecond+keptSlack {
+		return ErrNoRoom // expired: its retention ran out
 	}
 	return ErrRoomLost
 }
+
+// keptSlack: a room whose keys are gone within this of their deadline
+// counts as expired (Touch sets the marker just after the keys).
+const keptSlack = 2 * time.Second
+
+// expiredLua is the same test inside a script: true when the retention
+// marker mk shows the room's deadline passed (its keys gone).
+const expiredLua = `
+local function expired(mk)
+  local t = tonumber(redis.call('GET', mk) or '')
+  if not t then return false end
+  local left = redis.call('PTTL', mk)
+  return left >= 0 and left <= t + 2000
+end
+`
 
 // Meta loads a room's metadata and state.
 func (s *Store) Meta(ctx context.Context, id string) (Meta, error) {
@@ -181,7 +209,7 @@ func (s *Store) RotateGen(ctx context.Context, id string, prefix []byte) (int64,
 // subscribers, in one script.
 func (s *Store) DeleteRoom(ctx context.Context, id string, fields []string, notice []byte) error {
 	k := keys{id}
-	ks := append(k.all(fields), k.tomb())
+	ks := append(k.all(fields), k.kept(), k.tomb()) // the marker goes too: the tombstone says why
 	if err := deleteRoomScript.Run(ctx, s.rdb, ks, s.ttlms(), s.pubcmd(), k.channel(), notice).Err(); err != nil {
 		return fmt.Errorf("store: delete room: %w", err)
 	}
@@ -195,14 +223,23 @@ func (s *Store) Touch(ctx context.Context, id string, fields []string) error {
 	if err != nil {
 		return err
 	}
+	var meta *redis.BoolCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, key := range (keys{id}).all(fields) {
-			p.PExpire(ctx, key, ttl)
+		for i, key := range (keys{id}).all(fields) {
+			c := p.PExpire(ctx, key, ttl)
+			if i == 0 {
+				meta = c
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: touch room: %w", err)
+	}
+	if meta.Val() { // only for a room that is there: an expired one stays expired
+		if err := s.rdb.Set(ctx, keys{id}.kept(), ttl.Milliseconds(), 2*ttl).Err(); err != nil {
+			return fmt.Errorf("store: touch room: %w", err)
+		}
 	}
 	return nil
 }
@@ -235,7 +272,7 @@ type Snapshot struct {
 // lost fields under a new epoch.
 func (s *Store) Snapshot(ctx context.Context, id string, fields []string) (Snapshot, error) {
 	k := keys{id}
-	ks := []string{k.meta(), k.tomb()}
+	ks := []string{k.meta(), k.tomb(), k.kept()}
 	for _, f := range fields {
 		ks = append(ks, k.field(f), k.log(f))
 	}
@@ -299,7 +336,7 @@ func (s *Store) State(ctx context.Context, id string) ([]byte, int64, error) {
 // gone.
 func (s *Store) CommitState(ctx context.Context, id string, rev int64, state, event, payload []byte) (bool, error) {
 	k := keys{id}
-	n, err := commitStateScript.Run(ctx, s.rdb, []string{k.meta(), k.events()},
+	n, err := commitStateScript.Run(ctx, s.rdb, []string{k.meta(), k.events(), k.kept()},
 		rev, state, event, s.ttlms(), s.opt.MaxEvents, s.pubcmd(), k.channel(), payload).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: commit state: %w", err)
