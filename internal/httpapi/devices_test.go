@@ -101,6 +101,9 @@ func TestDeviceSecondDeviceAnnouncedListedAndRemoved(t *testing.T) {
 		{"the moderator from another origin", r.Tokens["moderator"], "http://evil.example", http.StatusForbidden},
 		{"no token", "", n.URL, http.StatusUnauthorized},
 	}
+	if st := deviceCall(t, n, "DELETE", "/api/rooms/"+r.ID+"/devices/not-a-device", r.Tokens["moderator"], n.URL, nil); st != http.StatusNotFound {
+		t.Fatalf("removing a malformed device id: %d", st)
+	}
 	for _, tc := range refusals {
 		if st := deviceCall(t, n, "DELETE", "/api/rooms/"+r.ID+"/devices/"+newest, tc.tok, tc.origin, nil); st != tc.status {
 			t.Fatalf("removal by %s: %d, want %d", tc.name, st, tc.status)

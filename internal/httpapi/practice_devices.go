@@ -128,6 +128,19 @@ func (a *api) socketDevice(c *fiber.Ctx, id string, z *authorized, isUpgrade boo
 	return h, true, nil
 }
 
+// validDeviceID: a device id is the hex sha256 of its secret (deviceHash).
+func validDeviceID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // listDevices lists the devices the token holder may manage.
 func (a *api) listDevices(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
@@ -170,6 +183,9 @@ func (a *api) removeDevice(c *fiber.Ctx) error {
 	z, err := a.authorize(c, id, bearer(c))
 	if z == nil {
 		return err
+	}
+	if !validDeviceID(dev) {
+		return apiError(c, fiber.StatusNotFound, "no_device", "this room has no such device")
 	}
 	ctx := c.UserContext()
 	b, err := a.Store.Device(ctx, id, dev)
