@@ -65,6 +65,18 @@ type doc struct {
 	refused    *ServerError // the last push was refused; cleared by Sync and by room changes
 	retryAfter time.Time    // storage was unavailable: push again after this
 
+	// unsure is set while a push of ours may be stored without our
+	// knowing (its reply was lost, the socket closed, storage failed):
+	// its echo would confirm pending updates by clientID, empty ones
+	// included, so none is dropped until the answer to a pull sent after
+	// it (unsurePull, its id) has come.
+	unsure     bool
+	unsurePull string
+	// reloading is the id of the snapshot pull sent after a push was
+	// refused bad_changes: its reset is taken even when it is not newer,
+	// so the pending edits are rebuilt on the server's text.
+	reloading string
+
 	// ck is the latest signed checkpoint: the confirmed text at a version
 	// the server signed. After Redis went back or was wiped, it is
 	// presented in a restore (see session.startRestore).
@@ -308,6 +320,44 @@ func (d *doc) receiveBatch(from int64, ups []wireUpdate) ([]ownConfirmation, err
 	d.text = text
 	d.version += int64(len(batch))
 	return mine, nil
+}
+
+// hasEmpty reports whether a pending update changes nothing (mapping
+// emptied it: both partners deleted the same text at once).
+func (d *doc) hasEmpty() bool {
+	for _, p := range d.pending {
+		if p.changes.Empty() {
+			return true
+		}
+	}
+	return false
+}
+
+// mayDropEmpty reports whether empty pending updates can be dropped: only
+// when no update of ours can be stored unechoed (nothing acknowledged and
+// not yet confirmed, no push whose fate is unknown, every version the
+// server reported here). Collab confirms our updates by clientID and in
+// order, so dropping one the server holds would confirm the wrong ones.
+func (d *doc) mayDropEmpty() bool {
+	acked := d.ackedN > 0 && d.ackedBase == d.version // acknowledged, echo not here yet
+	return !d.unsure && !acked && d.inFlight == "" && d.version >= max(d.expect, d.waitFor, d.dropped)
+}
+
+// dropEmpty removes the pending updates that change nothing. The server
+// refuses a push whose every update changes nothing (docs/protocol.md), so
+// such an update would block the field; an empty update applies as the
+// identity, so confirmed + pending still makes text. It returns how many
+// were dropped.
+func (d *doc) dropEmpty() int {
+	kept := d.pending[:0:0]
+	for _, p := range d.pending {
+		if !p.changes.Empty() {
+			kept = append(kept, p)
+		}
+	}
+	n := len(d.pending) - len(kept)
+	d.pending = kept
+	return n
 }
 
 // resetTo replaces the field with a snapshot and rebases the pending

@@ -71,7 +71,10 @@ type session struct {
 	refusals      int   // pushes refused so far
 	lastRefusal   error // the latest refusal
 	anomalies     int   // frames that did not fit what the client holds
-	limitedUntil  time.Time
+	// emptied counts, per field, our updates dropped unsent because
+	// mapping emptied them (see doc.dropEmpty).
+	emptied      map[string]int
+	limitedUntil time.Time
 
 	// roomCk is the latest signed room state (our view), presented after
 	// the room was lost; lostAt rate-limits presenting everything.
@@ -97,7 +100,7 @@ type snapPull struct {
 
 func newSession(clientID string, record bool) *session {
 	return &session{clientID: clientID, record: record, fields: map[string]*doc{},
-		wanted: map[string]bool{}, snapPulls: map[string]snapPull{}, seen: map[VersionKey][32]byte{}}
+		wanted: map[string]bool{}, snapPulls: map[string]snapPull{}, seen: map[VersionKey][32]byte{}, emptied: map[string]int{}}
 }
 
 func (s *session) newID(prefix string) string {
@@ -130,7 +133,10 @@ func (s *session) disconnected() {
 	s.online = false
 	s.out = nil
 	for _, d := range s.fields {
-		d.inFlight, d.pulling = "", ""
+		if d.inFlight != "" {
+			d.unsure = true // it may have been stored
+		}
+		d.inFlight, d.pulling, d.reloading = "", "", ""
 		// The next welcome decides again whether to restore.
 		d.restoring, d.restoreFrom = "", nil
 	}
@@ -252,6 +258,11 @@ func (s *session) onUpdates(f serverFrame, now time.Time) {
 	if f.Re != "" && f.Re == d.pulling {
 		d.pulling = ""
 	}
+	if f.Re != "" && f.Re == d.unsurePull && f.Epoch == d.epoch {
+		// The answer to a pull sent after the push whose fate we did not
+		// know: whatever of it the server stored is in this answer.
+		d.unsure, d.unsurePull = false, ""
+	}
 	n := int64(len(f.Updates))
 	switch {
 	case f.Epoch != d.epoch:
@@ -335,6 +346,10 @@ func (s *session) onReset(f serverFrame, now time.Time) {
 	// proof that Redis went back: it must be taken (or a checkpoint
 	// presented), never ignored as old news.
 	rollback := false
+	reload := f.Re != "" && f.Re == d.reloading
+	if reload {
+		d.reloading = ""
+	}
 	if f.Re != "" {
 		if f.Re == d.inFlight {
 			rollback = snap.Epoch == d.epoch && snap.Epoch == d.inFlightEpoch && snap.Version < d.inFlightBase
@@ -345,7 +360,7 @@ func (s *session) onReset(f serverFrame, now time.Time) {
 			d.pulling = ""
 		}
 	}
-	if snap.Epoch == d.epoch && snap.Version <= d.version && !rollback {
+	if snap.Epoch == d.epoch && snap.Version <= d.version && !rollback && !(reload && snap.Version == d.version) {
 		// Not newer than what we hold (a reply overtaken by updates).
 		if snap.Version == d.version {
 			d.noteSig(snap.Epoch, snap.Version, snap.Sig)
@@ -475,6 +490,9 @@ func (s *session) resetDoc(d *doc, snap FieldSnapshot) {
 		s.confirmAcked(d, snap.Version)
 	}
 	d.ackedN, d.waitFor = 0, 0
+	// The snapshot holds whatever the server stored of ours (resetTo says
+	// what that means for a push whose fate was unknown).
+	d.unsure, d.unsurePull = false, ""
 	if err := d.resetTo(snap); err != nil {
 		s.anomalies++
 	}
@@ -589,6 +607,9 @@ func (s *session) onError(f serverFrame, now time.Time) {
 			// push the server did store is then answered behind).
 			s.limitedUntil = now.Add(limitedPause)
 			for _, d := range s.fields {
+				if d.inFlight != "" {
+					d.unsure = true // it may have been the pull, not the push, that was dropped
+				}
 				d.inFlight, d.pulling = "", ""
 			}
 			clear(s.snapPulls)
@@ -621,10 +642,20 @@ func (s *session) onError(f serverFrame, now time.Time) {
 		switch f.Code {
 		case "unavailable", "rate_limited", "room_lost":
 			d.retryAfter = now.Add(retryPause)
+			if f.Code == "unavailable" {
+				d.unsure = true // storage may have failed after the commit
+			}
 		default:
 			d.refused = err
 			s.refusals++
 			s.lastRefusal = fmt.Errorf("push to %s: %w", d.key, err)
+			if f.Code == "bad_changes" {
+				// Nothing was stored and the same push would be refused
+				// again: our view of the text is off. Rebuild the pending
+				// edits on the server's text, so the next push (after Sync
+				// or a room change) is not this one again.
+				s.reload(d, now)
+			}
 		}
 	}
 }
@@ -650,6 +681,18 @@ func (s *session) resync(d *doc, now time.Time) {
 	d.pulling, d.pullAt, d.pullSince, d.pullEpoch = id, now, 0, ""
 }
 
+// reload asks for a snapshot of d that is taken even at our own version
+// (see doc.reloading), whatever pull is in flight.
+func (s *session) reload(d *doc, now time.Time) {
+	if !s.online {
+		return
+	}
+	id := s.newID("l")
+	s.send(pullMsg{T: "pull", ID: id, Field: d.key, Epoch: "", Since: 0})
+	d.pulling, d.pullAt, d.pullSince, d.pullEpoch = id, now, 0, ""
+	d.reloading = id
+}
+
 // fetch asks for a snapshot of a text the client does not hold yet.
 func (s *session) fetch(key string, now time.Time) {
 	if _, busy := s.snapPulls[key]; busy || !s.online || !validKey(key) {
@@ -668,8 +711,28 @@ func (s *session) pump(now time.Time) {
 	for _, key := range s.sortedKeys() {
 		d := s.fields[key]
 		if !d.readable || d.inFlight != "" || len(d.pending) == 0 || d.refused != nil || d.restoreFrom != nil ||
-			now.Before(d.retryAfter) || d.version < d.waitFor {
+			now.Before(d.retryAfter) || d.version < d.waitFor || d.reloading != "" {
 			continue
+		}
+		if d.hasEmpty() {
+			// An update mapping emptied (both partners deleted the same
+			// text) must not be pushed: a push that changes nothing is
+			// refused. Drop it once no update of ours can be stored
+			// unechoed; until then, ask the server what it holds.
+			if !d.mayDropEmpty() {
+				// One pull at a time, and not in a loop: tick comes back.
+				if d.pulling == "" && (d.unsure && d.unsurePull == "" || now.Sub(d.pullAt) >= stallAfter) {
+					s.pull(d, now)
+					if d.unsure {
+						d.unsurePull = d.pulling
+					}
+				}
+				continue
+			}
+			s.emptied[d.key] += d.dropEmpty()
+			if len(d.pending) == 0 {
+				continue
+			}
 		}
 		ups := make([]wireUpdate, 0, min(len(d.pending), maxUpdatesPerPush))
 		grown, size := 0, 0
@@ -696,9 +759,10 @@ func (s *session) tick(now time.Time) {
 		d := s.fields[key]
 		if d.inFlight != "" && now.Sub(d.inFlightAt) > replyTimeout {
 			d.inFlight = ""
+			d.unsure = true // no reply: it may have been stored
 		}
 		if d.pulling != "" && now.Sub(d.pullAt) > replyTimeout {
-			d.pulling = ""
+			d.pulling, d.reloading = "", ""
 		}
 		if d.restoring != "" && now.Sub(d.restoreAt) > replyTimeout {
 			d.restoring = ""
