@@ -214,6 +214,7 @@ export class RoomApp implements RoomCtx {
       }
       case "members":
         this.members = applyMembers(this.members, msg);
+        if (msg.members || msg.joined?.length) window.dispatchEvent(new Event(DEVICES_CHANGED)); // someone came in: maybe a first device
         this.rememberNames();
         this.refreshCursors();
         this.view?.roomChanged(); // names may have become known
