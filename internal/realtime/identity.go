@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 
+	"repairroom/internal/protocol"
 	"repairroom/internal/room"
 	"repairroom/internal/store"
 )
@@ -54,14 +56,49 @@ func (h *Hub) moveToNewEpochs(ctx context.Context) error {
 			firstErr = keepFirst(firstErr, fmt.Errorf("reading room %s after a Redis change: %w", rh.id, err))
 			continue
 		}
+		epochs := make(map[string]string, len(keys))
 		for _, k := range keys {
-			if _, err := ps.BumpEpoch(ctx, rh.id, k, snap.Fields[k].Epoch); err != nil {
+			e, err := ps.BumpEpoch(ctx, rh.id, k, snap.Fields[k].Epoch)
+			if err != nil {
 				firstErr = keepFirst(firstErr, fmt.Errorf("moving %s/%s to a new epoch: %w", rh.id, k, err))
+				continue
 			}
+			epochs[k] = e
+		}
+		if err := h.publishHeads(ctx, rh, snap, epochs); err != nil {
+			firstErr = keepFirst(firstErr, err)
 		}
 	}
 	h.log.Warn("Redis is not the data set it was (marker or run id changed): every served field moved to a new epoch", "rooms", len(rooms), "err", firstErr)
 	return firstErr
+}
+
+// publishHeads tells every socket of the room, on every node, where the
+// fields moved: another node may have finished its own check (and its
+// clients restored fields) before this one moved them again, and a moved
+// field's idle readers elsewhere would otherwise never learn it. Each role
+// gets the fields it may read.
+func (h *Hub) publishHeads(ctx context.Context, rh *roomHub, snap store.Snapshot, epochs map[string]string) error {
+	var s room.State
+	if err := json.Unmarshal(snap.State, &s); err != nil {
+		return nil // unreadable state: the local heads path reports it
+	}
+	for _, role := range []room.Role{room.PartnerA, room.PartnerB, room.Moderator} {
+		heads := protocol.Heads{T: protocol.THeads, Fields: map[string]protocol.FieldHead{}}
+		for k, e := range epochs {
+			if room.CanRead(rh.tpl, s, role, k) {
+				heads.Fields[k] = protocol.FieldHead{Epoch: e, Version: snap.Fields[k].Version}
+			}
+		}
+		if len(heads.Fields) == 0 {
+			continue
+		}
+		msg := encodeBus(busHeader{Kind: kindHeads, Aud: []string{string(role)}}, protocol.Encode(heads))
+		if err := h.st.Publish(ctx, rh.id, msg); err != nil {
+			return fmt.Errorf("publishing the new epochs of %s: %w", rh.id, err)
+		}
+	}
+	return nil
 }
 
 // identityCheck runs CheckStoreIdentity once per resubscription burst

@@ -144,6 +144,13 @@ func (rh *roomHub) dispatch(p []byte) {
 				c.deliver(body)
 			}
 		}
+	case kindHeads:
+		rh.heads.dropAll() // fields moved to new epochs (identity.go)
+		for _, c := range conns {
+			if hasRole(hd.Aud, c.p.Role) {
+				c.deliver(body)
+			}
+		}
 	case kindState:
 		rh.deliverState(conns, body)
 	case kindMembers:
