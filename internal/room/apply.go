@@ -149,6 +149,26 @@ type change struct {
 	ev   Event
 }
 
+// putValue stores v as the value of field f (nil removes it, and an emptied
+// map goes back to nil) and, when everyone may see the field, adds it to
+// the event's details. Shared by value.set and the plan lists.
+func (c *change) putValue(f *templates.Field, v json.RawMessage) {
+	if v == nil {
+		delete(c.next.Values, f.ID)
+		if len(c.next.Values) == 0 {
+			c.next.Values = nil
+		}
+	} else {
+		if c.next.Values == nil {
+			c.next.Values = map[string]json.RawMessage{}
+		}
+		c.next.Values[f.ID] = v
+	}
+	if !c.ev.Private && f.Visibility == templates.VisibleAll {
+		c.detail("value", v)
+	}
+}
+
 func (c *change) detail(kv ...any) {
 	if c.ev.Detail == nil {
 		c.ev.Detail = map[string]any{}
@@ -541,20 +561,7 @@ func (c *change) valueSet() error {
 	if err != nil {
 		return err
 	}
-	if v == nil {
-		delete(c.next.Values, f.ID)
-		if len(c.next.Values) == 0 {
-			c.next.Values = nil
-		}
-	} else {
-		if c.next.Values == nil {
-			c.next.Values = map[string]json.RawMessage{}
-		}
-		c.next.Values[f.ID] = v
-	}
-	if !c.ev.Private && f.Visibility == templates.VisibleAll {
-		c.detail("value", v)
-	}
+	c.putValue(f, v)
 	c.safetyAnswer(f, v)
 	return nil
 }

@@ -88,20 +88,7 @@ func (c *change) planSet(f *templates.Field, st *templates.Stage) error {
 	if err != nil {
 		return err
 	}
-	if v == nil {
-		delete(c.next.Values, f.ID)
-		if len(c.next.Values) == 0 {
-			c.next.Values = nil
-		}
-	} else {
-		if c.next.Values == nil {
-			c.next.Values = map[string]json.RawMessage{}
-		}
-		c.next.Values[f.ID] = v
-	}
-	if !c.ev.Private && f.Visibility == templates.VisibleAll {
-		c.detail("value", v)
-	}
+	c.putValue(f, v)
 	return nil
 }
 
