@@ -711,6 +711,15 @@ func (c *Client) Anomalies() int {
 	return c.s.anomalies
 }
 
+// Emptied counts key's updates of ours that were dropped unsent because
+// mapping over concurrent changes emptied them (both partners deleted the
+// same text at once): edits made locally that no log will ever hold.
+func (c *Client) Emptied(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.emptied[key]
+}
+
 // Wait blocks until cond returns true, ctx ends, or the client stops for
 // good. cond runs without the client's lock and may call its methods; it
 // is evaluated again after every frame and connection change.
