@@ -303,18 +303,30 @@ func seatsFor(mode room.Mode) []string {
 	return seats
 }
 
+// templateAndMode checks a new room's template id and mode (createRoom
+// and a practice's newSession take the same two). A nil template means the
+// 400 answer is already written or err says what failed: the caller
+// returns err.
+func (a *api) templateAndMode(c *fiber.Ctx, id, m string) (*templates.Template, room.Mode, error) {
+	tpl, ok := a.Templates.Get(id)
+	if !ok {
+		return nil, "", apiError(c, fiber.StatusBadRequest, "unknown_template", "no such template")
+	}
+	mode := room.Mode(m)
+	if mode != room.Guided && mode != room.SelfGuided {
+		return nil, "", apiError(c, fiber.StatusBadRequest, "bad_mode", `mode must be "guided" or "self"`)
+	}
+	return tpl, mode, nil
+}
+
 func (a *api) createRoom(c *fiber.Ctx) error {
 	var req createReq
 	if err := json.Unmarshal(c.Body(), &req); err != nil {
 		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {template, mode}")
 	}
-	tpl, ok := a.Templates.Get(req.Template)
-	if !ok {
-		return apiError(c, fiber.StatusBadRequest, "unknown_template", "no such template")
-	}
-	mode := room.Mode(req.Mode)
-	if mode != room.Guided && mode != room.SelfGuided {
-		return apiError(c, fiber.StatusBadRequest, "bad_mode", `mode must be "guided" or "self"`)
+	tpl, mode, err := a.templateAndMode(c, req.Template, req.Mode)
+	if tpl == nil {
+		return err
 	}
 	names := map[string]string{}
 	for _, seat := range seatsFor(mode) {

@@ -222,24 +222,38 @@ type finishReq struct {
 	Credential json.RawMessage `json:"credential"`
 }
 
-func (a *api) signupFinish(c *fiber.Ctx) error {
+// finishBegin is the common start of signupFinish and signinFinish: it
+// reads the {ceremony, credential} body, takes the ceremony out of the
+// store with take (each ceremony can be finished once) and builds the
+// relying party. A nil *webauthn.WebAuthn means the answer is already
+// written or err says what failed: the caller returns err.
+func (a *api) finishBegin(c *fiber.Ctx, what string, take func(context.Context, string) ([]byte, error)) (finishReq, ceremony, *webauthn.WebAuthn, error) {
 	var req finishReq
+	var cer ceremony
 	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {ceremony, credential}")
+		return req, cer, nil, apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {ceremony, credential}")
 	}
-	pid, cid, _ := strings.Cut(req.Ceremony, ".")
-	data, err := a.Practice.TakeSignup(c.UserContext(), pid, cid)
+	data, err := take(c.UserContext(), req.Ceremony)
 	if errors.Is(err, practice.ErrNotFound) {
-		return apiError(c, fiber.StatusBadRequest, "expired", "this sign-up took too long or was already used; start again")
+		return req, cer, nil, apiError(c, fiber.StatusBadRequest, "expired", "this "+what+" took too long or was already used; start again")
 	}
 	if err != nil {
-		return err
+		return req, cer, nil, err
 	}
-	var cer ceremony
 	if err := json.Unmarshal(data, &cer); err != nil {
-		return err
+		return req, cer, nil, err
 	}
 	w, err := a.relyingParty(c)
+	return req, cer, w, err
+}
+
+func (a *api) signupFinish(c *fiber.Ctx) error {
+	var pid string
+	req, cer, w, err := a.finishBegin(c, "sign-up", func(ctx context.Context, ceremony string) ([]byte, error) {
+		var cid string
+		pid, cid, _ = strings.Cut(ceremony, ".")
+		return a.Practice.TakeSignup(ctx, pid, cid)
+	})
 	if w == nil {
 		return err
 	}
@@ -281,22 +295,7 @@ func (a *api) signinBegin(c *fiber.Ctx) error {
 }
 
 func (a *api) signinFinish(c *fiber.Ctx) error {
-	var req finishReq
-	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {ceremony, credential}")
-	}
-	data, err := a.Practice.TakeSignin(c.UserContext(), req.Ceremony)
-	if errors.Is(err, practice.ErrNotFound) {
-		return apiError(c, fiber.StatusBadRequest, "expired", "this sign-in took too long or was already used; start again")
-	}
-	if err != nil {
-		return err
-	}
-	var cer ceremony
-	if err := json.Unmarshal(data, &cer); err != nil {
-		return err
-	}
-	w, err := a.relyingParty(c)
+	req, cer, w, err := a.finishBegin(c, "sign-in", a.Practice.TakeSignin)
 	if w == nil {
 		return err
 	}

@@ -323,13 +323,9 @@ func (a *api) newSession(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &req); err != nil {
 		return apiError(c, fiber.StatusBadRequest, "bad_json", "the body must be JSON: {template, mode, from}")
 	}
-	tpl, ok := a.Templates.Get(req.Template)
-	if !ok {
-		return apiError(c, fiber.StatusBadRequest, "unknown_template", "no such template")
-	}
-	mode := room.Mode(req.Mode)
-	if mode != room.Guided && mode != room.SelfGuided {
-		return apiError(c, fiber.StatusBadRequest, "bad_mode", `mode must be "guided" or "self"`)
+	tpl, mode, err := a.templateAndMode(c, req.Template, req.Mode)
+	if tpl == nil {
+		return err
 	}
 	if req.From != "" {
 		prev, err := a.Practice.Room(ctx, p, req.From)

@@ -698,3 +698,31 @@ func TestPracticeCarriesOnlyWhatBothSigned(t *testing.T) {
 		}
 	}
 }
+
+// TestPracticeFinishRefusals covers the start both passkey finishes share:
+// a body that is not JSON, an answer that is not a passkey (which still
+// spends the ceremony) and a ceremony finished a second time.
+func TestPracticeFinishRefusals(t *testing.T) {
+	// A passkey's relying party needs a host name, not an IP address.
+	n := *startPracticeNode(t)
+	n.URL = strings.Replace(n.URL, "127.0.0.1", "localhost", 1)
+	for _, kind := range []string{"signup", "signin"} {
+		t.Run(kind, func(t *testing.T) {
+			var e struct{ Code string }
+			if st := n.call(t, "POST", "/api/practice/"+kind+"/finish", "", `{`, &e); st != http.StatusBadRequest || e.Code != "bad_json" {
+				t.Fatalf("bad body: %d %q, want 400 bad_json", st, e.Code)
+			}
+			var begun struct{ Ceremony string }
+			if st := n.call(t, "POST", "/api/practice/"+kind+"/begin", "", `{"name":"Test practice"}`, &begun); st != http.StatusOK || begun.Ceremony == "" {
+				t.Fatalf("begin: %d %+v", st, begun)
+			}
+			body := fmt.Sprintf(`{"ceremony":%q,"credential":{"id":"x"}}`, begun.Ceremony)
+			for _, want := range []string{"passkey", "expired"} {
+				e.Code = ""
+				if st := n.call(t, "POST", "/api/practice/"+kind+"/finish", "", body, &e); st != http.StatusBadRequest || e.Code != want {
+					t.Fatalf("finish: %d %q, want 400 %s", st, e.Code, want)
+				}
+			}
+		})
+	}
+}
