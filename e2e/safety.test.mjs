@@ -197,6 +197,43 @@ describe("self-guided", () => {
   });
 });
 
+describe("self-guided, with the break's return time set to seconds", () => {
+  // LIMIT_BREAK_RETURN_AFTER shortens the 20 minutes a break lasts before
+  // both partners may end it, so a browser can wait for it; this suite has
+  // its own server so the other tests keep the default.
+  let quick;
+  before(async () => {
+    const had = process.env.LIMIT_BREAK_RETURN_AFTER;
+    process.env.LIMIT_BREAK_RETURN_AFTER = "3s";
+    try {
+      quick = await startServer();
+    } finally {
+      if (had === undefined) delete process.env.LIMIT_BREAK_RETURN_AFTER;
+      else process.env.LIMIT_BREAK_RETURN_AFTER = had;
+    }
+  });
+  after(async () => {
+    await quick?.stop();
+  });
+
+  it('after the return time, both pressing "ready to come back" ends the break on both pages', async () => {
+    const room = await createRoom(quick.base, { template: "checkin", mode: "self", names: NAMES });
+    const a = await person(room.links.partner_a);
+    const b = await person(room.links.partner_b, PHONE);
+    await a.page.getByTestId("break-request").click();
+    await a.page.getByTestId("break-send").click();
+    for (const p of [a, b]) await p.page.getByTestId("break-overlay").waitFor({ timeout: WAIT });
+    assert.equal(await b.page.getByTestId("break-back").count(), 0, "not offered before the return time");
+    for (const p of [a, b]) await p.page.getByTestId("break-back").waitFor({ timeout: WAIT });
+    await a.page.getByTestId("break-back").click();
+    await b.page.getByTestId("break-overlay").getByText("Alex is ready too.").waitFor({ timeout: WAIT });
+    assert.equal(await a.page.getByTestId("break-overlay").isVisible(), true, "one ready partner does not end it");
+    await b.page.getByTestId("break-back").click();
+    for (const p of [a, b]) await p.page.getByTestId("break-overlay").waitFor({ state: "hidden", timeout: WAIT });
+    assert.equal((await state(a.page)).break.endedHow, "both_back");
+  });
+});
+
 describe("the page's sign-off rule", () => {
   it("a partner signs, the text is edited, and the page shows the mark as given to an earlier version", async () => {
     const room = await createRoom(server.base, { template: "betrayal", mode: "guided", names: NAMES });

@@ -71,6 +71,12 @@ type Limits struct {
 	// its links live). MaxRoomTTL: the longest a moderator may extend it to.
 	RoomTTL    time.Duration
 	MaxRoomTTL time.Duration
+
+	// BreakReturnAfter: how long a self-guided break must have lasted before
+	// both partners saying "ready to come back" may end it (on_break before).
+	// Twenty minutes is what METHODS.md asks for; a shorter value exists for
+	// tests and demonstrations, not for real couples.
+	BreakReturnAfter time.Duration
 }
 
 // Default returns the limits the server runs with unless told otherwise.
@@ -98,6 +104,7 @@ func Default() Limits {
 		RoomsPerAddrPerMinute: 10,
 		RoomTTL:               30 * 24 * time.Hour,
 		MaxRoomTTL:            90 * 24 * time.Hour,
+		BreakReturnAfter:      20 * time.Minute,
 	}
 }
 
@@ -143,6 +150,7 @@ func (l Limits) WithDefaults() Limits {
 	setI(&l.RoomsPerAddrPerMinute, d.RoomsPerAddrPerMinute)
 	setD(&l.RoomTTL, d.RoomTTL)
 	setD(&l.MaxRoomTTL, d.MaxRoomTTL)
+	setD(&l.BreakReturnAfter, d.BreakReturnAfter)
 	return l
 }
 
@@ -173,6 +181,9 @@ type Client struct {
 	SeatInsertPerMinute int `json:"seatInsertPerMinute"`
 	RatePerSecond       int `json:"ratePerSecond"`
 	PresenceEveryMs     int `json:"presenceEveryMs"`
+	// BreakReturnAfterMs: when a self-guided break may be ended by both
+	// partners being ready (the client shows the button from then on).
+	BreakReturnAfterMs int64 `json:"breakReturnAfterMs"`
 }
 
 // ForClient returns what clients are told.
@@ -185,5 +196,6 @@ func (l Limits) ForClient() Client {
 		SeatInsertPerMinute: l.SeatInsertPerMinute,
 		RatePerSecond:       int(l.RatePerSecond),
 		PresenceEveryMs:     int(l.PresenceEvery / time.Millisecond),
+		BreakReturnAfterMs:  int64(l.BreakReturnAfter / time.Millisecond),
 	}
 }

@@ -53,7 +53,7 @@ func (h *Hub) applyAct(ctx context.Context, id string, tpl *templates.Template, 
 		if err != nil {
 			return err
 		}
-		env := room.Env{Now: h.now(), Versions: map[string]int64{}, NewID: newConnID}
+		env := room.Env{Now: h.now(), Versions: map[string]int64{}, NewID: newConnID, BreakReturnAfter: h.cfg.Limits.BreakReturnAfter}
 		for k, f := range snap.Fields {
 			env.Versions[k] = f.Version
 		}

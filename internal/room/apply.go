@@ -63,6 +63,26 @@ type Env struct {
 	Now      time.Time
 	Versions map[string]int64
 	NewID    func() string
+	// BreakReturnAfter: how long a self-guided break lasts before both
+	// partners being ready may end it; zero means MinBreak (the server's
+	// setting, limits.BreakReturnAfter, shortens it only for tests).
+	BreakReturnAfter time.Duration
+}
+
+// breakReturnAfter is env.BreakReturnAfter, or MinBreak when unset.
+func (e Env) breakReturnAfter() time.Duration {
+	if e.BreakReturnAfter > 0 {
+		return e.BreakReturnAfter
+	}
+	return MinBreak
+}
+
+// minutesText says d in minutes, or in seconds when shorter than one.
+func minutesText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(d/time.Second))
+	}
+	return fmt.Sprintf("%d minutes", int(d/time.Minute))
 }
 
 // Event records a successful act for the session timeline and for the
@@ -396,21 +416,22 @@ func (c *change) breakUndo() error {
 	case c.s.Break.By != c.by:
 		return fail(CodeForbidden, "only the one who started the break can undo it")
 	case c.now.Sub(c.s.Break.Started) > UndoWindow:
-		return fail(CodeOnBreak, "a break can be undone only in its first minute; you can come back together after %d minutes", int(MinBreak/time.Minute))
+		return fail(CodeOnBreak, "a break can be undone only in its first minute; you can come back together after %s", minutesText(c.env.breakReturnAfter()))
 	}
 	c.next.Break.Until = c.now
 	c.next.Break.EndedHow = BreakUndone
 	return nil
 }
 
-// breakBack: in a self-guided room, once MinBreak has passed, each partner
+// breakBack: in a self-guided room, once env.BreakReturnAfter (MinBreak by
+// default) has passed, each partner
 // says whether they are ready to come back; when both are, the break ends.
 func (c *change) breakBack() error {
 	if err := c.breakInProgress(); err != nil {
 		return err
 	}
-	if c.now.Sub(c.s.Break.Started) < MinBreak {
-		return fail(CodeOnBreak, "give it at least %d minutes; then you can both say you are ready to come back", int(MinBreak/time.Minute))
+	if after := c.env.breakReturnAfter(); c.now.Sub(c.s.Break.Started) < after {
+		return fail(CodeOnBreak, "give it at least %s; then you can both say you are ready to come back", minutesText(after))
 	}
 	b := c.next.Break
 	if c.a.Ready {

@@ -344,6 +344,8 @@ export interface ClientLimits {
   seatInsertPerMinute: number;
   ratePerSecond: number;
   presenceEveryMs: number;
+  /** How long a self-guided break lasts before both may end it (20 minutes unless the server is set for tests). */
+  breakReturnAfterMs?: number;
 }
 
 /**
@@ -356,6 +358,7 @@ export const LIMITS = {
   updatesPerPush: 100,
   fieldChars: 65536,
   insertChars: 32768,
+  breakReturnAfterMs: 20 * 60_000,
 };
 
 /** Takes the limits a welcome carries (an older server sends none). */
@@ -363,6 +366,7 @@ export function useServerLimits(l: ClientLimits | undefined): void {
   if (!l) return;
   if (l.maxFieldUnits > 0) LIMITS.fieldChars = l.maxFieldUnits;
   if (l.maxInsertUnits > 0) LIMITS.insertChars = l.maxInsertUnits;
+  if (l.breakReturnAfterMs && l.breakReturnAfterMs > 0) LIMITS.breakReturnAfterMs = l.breakReturnAfterMs;
 }
 
 /** The text keys of a field: reveal fields have one per partner. */

@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, setHidden, setText, toggleClass } from "../dom";
 import type { PartnerRole, Role, StageDef } from "../types";
-import { PARTNERS } from "../types";
+import { LIMITS, PARTNERS } from "../types";
 import type { RoomCtx } from "./app";
 import { toneOf } from "./app";
 import { buildCard, buildPrivateLine, Card, runAct } from "./fields";
@@ -662,7 +662,7 @@ export class RoomView {
     }
     const age = ctx.now() - Date.parse(br.started);
     const canUndo = br.by === me && age < 60_000;
-    const canBack = age >= 20 * 60_000;
+    const canBack = age >= LIMITS.breakReturnAfterMs;
     const mineBack = !!br.back?.[me];
     const theirsBack = !!br.back?.[otherPartner(me)];
     const sig = JSON.stringify([canUndo, canBack, mineBack, theirsBack, ctx.status]);
