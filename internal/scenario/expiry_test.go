@@ -67,7 +67,11 @@ func TestExpiredRoomIsNotBroughtBackByCheckpoints(t *testing.T) {
 		}
 		_ = b.Close()
 	}
-	if keys := cl.rdb.Keys(ctx, "rr:{"+r.ID+"}:*").Val(); len(keys) > 1 || len(keys) == 1 && keys[0] != "rr:{"+r.ID+"}:kept" {
-		t.Fatalf("the expired room has keys again: %v", keys)
+	for _, k := range cl.rdb.Keys(ctx, "rr:{"+r.ID+"}:*").Val() {
+		// Left: the retention marker, and the socket counts of the upgrade
+		// just made (they expire by themselves; not room data).
+		if k != "rr:{"+r.ID+"}:kept" && k != "rr:{"+r.ID+"}:sockets" {
+			t.Errorf("the expired room has keys again: %s", k)
+		}
 	}
 }
