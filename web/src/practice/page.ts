@@ -67,25 +67,30 @@ export async function renderPractice(root: HTMLElement): Promise<void> {
 
 function renderSignIn(root: HTMLElement): void {
   const err = errorLine();
-  const busy = (b: HTMLButtonElement, on: boolean) => {
-    b.disabled = on;
-    b.setAttribute("aria-busy", String(on));
+  // attempt runs one of the three sign-in actions with its button busy,
+  // showing what went wrong in the error line.
+  const attempt = async (b: HTMLButtonElement, work: () => Promise<void>) => {
+    err.show(null);
+    b.disabled = true;
+    b.setAttribute("aria-busy", "true");
+    try {
+      await work();
+    } catch (e) {
+      err.show(messageOf(e));
+    } finally {
+      b.disabled = false;
+      b.setAttribute("aria-busy", "false");
+    }
   };
 
   const signin = h("button", { class: "btn primary big", type: "button", "data-testid": "practice-signin" }, "Sign in with your passkey");
   signin.addEventListener("click", async () => {
-    err.show(null);
-    busy(signin, true);
-    try {
+    await attempt(signin, async () => {
       const begin = await call<{ ceremony: string; options: any }>("POST", "/signin/begin"); // eslint-disable-line @typescript-eslint/no-explicit-any
       const credential = await usePasskey(begin.options);
       await call("POST", "/signin/finish", { ceremony: begin.ceremony, credential });
       await renderPractice(root);
-    } catch (e) {
-      err.show(messageOf(e));
-    } finally {
-      busy(signin, false);
-    }
+    });
   });
 
   const name = h("input", { id: "practice-name", type: "text", maxlength: "60", autocomplete: "organization", "data-testid": "practice-signup-name" });
@@ -99,18 +104,12 @@ function renderSignIn(root: HTMLElement): void {
   );
   signupForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    err.show(null);
-    busy(signup, true);
-    try {
+    await attempt(signup, async () => {
       const begin = await call<{ ceremony: string; options: any }>("POST", "/signup/begin", { name: name.value }); // eslint-disable-line @typescript-eslint/no-explicit-any
       const credential = await createPasskey(begin.options);
       const done = await call<{ recoveryCode: string }>("POST", "/signup/finish", { ceremony: begin.ceremony, credential });
       renderRecoveryCode(root, done.recoveryCode, "Your practice is ready.");
-    } catch (e) {
-      err.show(messageOf(e));
-    } finally {
-      busy(signup, false);
-    }
+    });
   });
 
   const code = h("input", { id: "recovery-input", type: "text", autocomplete: "off", spellcheck: "false", "data-testid": "recovery-input" });
@@ -118,16 +117,10 @@ function renderSignIn(root: HTMLElement): void {
   const recoverForm = h("form", { class: "practice-form" }, h("label", { for: "recovery-input" }, "Recovery code"), code, recover);
   recoverForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    err.show(null);
-    busy(recover, true);
-    try {
+    await attempt(recover, async () => {
       const done = await call<{ recoveryCode: string }>("POST", "/recover", { code: code.value });
       renderRecoveryCode(root, done.recoveryCode, "You are signed in. Your old code no longer works; here is a new one. Add a passkey for this device from your caseload.");
-    } catch (e) {
-      err.show(messageOf(e));
-    } finally {
-      busy(recover, false);
-    }
+    });
   });
 
   shell(

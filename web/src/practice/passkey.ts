@@ -25,6 +25,19 @@ function descriptors(list: Json[] | undefined): PublicKeyCredentialDescriptor[] 
   return list?.map((d) => ({ ...d, id: fromB64url(d.id) }) as PublicKeyCredentialDescriptor);
 }
 
+/** The JSON the server reads for a passkey answer: the credential's own
+ *  fields around the ceremony's response (attestation or assertion). */
+function credentialJSON(cred: PublicKeyCredential, response: Json): Json {
+  return {
+    id: cred.id,
+    rawId: toB64url(cred.rawId),
+    type: cred.type,
+    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
+    clientExtensionResults: cred.getClientExtensionResults(),
+    response,
+  };
+}
+
 /** Creates a passkey from the server's creation options; returns the answer as JSON. */
 export async function createPasskey(options: Json): Promise<Json> {
   const o = options.publicKey;
@@ -37,18 +50,11 @@ export async function createPasskey(options: Json): Promise<Json> {
   const cred = (await navigator.credentials.create({ publicKey })) as PublicKeyCredential | null;
   if (!cred) throw new Error("no passkey was made");
   const r = cred.response as AuthenticatorAttestationResponse;
-  return {
-    id: cred.id,
-    rawId: toB64url(cred.rawId),
-    type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-    clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: toB64url(r.clientDataJSON),
-      attestationObject: toB64url(r.attestationObject),
-      transports: typeof r.getTransports === "function" ? r.getTransports() : undefined,
-    },
-  };
+  return credentialJSON(cred, {
+    clientDataJSON: toB64url(r.clientDataJSON),
+    attestationObject: toB64url(r.attestationObject),
+    transports: typeof r.getTransports === "function" ? r.getTransports() : undefined,
+  });
 }
 
 /** Signs in with a passkey (any of this site's); returns the answer as JSON. */
@@ -62,19 +68,12 @@ export async function usePasskey(options: Json): Promise<Json> {
   const cred = (await navigator.credentials.get({ publicKey })) as PublicKeyCredential | null;
   if (!cred) throw new Error("no passkey was chosen");
   const r = cred.response as AuthenticatorAssertionResponse;
-  return {
-    id: cred.id,
-    rawId: toB64url(cred.rawId),
-    type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-    clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: toB64url(r.clientDataJSON),
-      authenticatorData: toB64url(r.authenticatorData),
-      signature: toB64url(r.signature),
-      userHandle: toB64url(r.userHandle),
-    },
-  };
+  return credentialJSON(cred, {
+    clientDataJSON: toB64url(r.clientDataJSON),
+    authenticatorData: toB64url(r.authenticatorData),
+    signature: toB64url(r.signature),
+    userHandle: toB64url(r.userHandle),
+  });
 }
 
 /** Whether this browser can do passkeys at all. */
