@@ -9,6 +9,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join as pathJoin } from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { it as nodeIt } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = pathJoin(dirname(fileURLToPath(import.meta.url)), "..");
@@ -39,6 +41,28 @@ function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The `it` of an end-to-end file: each test has a liveness bound
+ * (`timeout` ms) and a failure carries the last `logLines` lines of the
+ * log of `server()` (a function: the server is started later, in before).
+ * With `pageErrors` (the array the file's pages push uncaught exceptions
+ * into), it is emptied before each test and must be empty after it.
+ */
+export function liveIt({ timeout, logLines, server, pageErrors }) {
+  return (name, fn) =>
+    nodeIt(name, { timeout }, async (t) => {
+      if (pageErrors) pageErrors.length = 0;
+      try {
+        await fn(t);
+        if (pageErrors) assert.deepEqual(pageErrors, [], "no uncaught exception on any page");
+      } catch (e) {
+        const s = server();
+        if (e && typeof e === "object" && s) e.message = `${e.message}\n--- server log (last ${logLines} lines) ---\n${s.log(logLines)}`;
+        throw e;
+      }
+    });
 }
 
 /** The Go binary embeds web/dist at build time: without it there is nothing to test. */

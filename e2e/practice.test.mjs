@@ -4,30 +4,19 @@
 // passkey's relying party must be a host name, never an IP address.
 // Run with `node --test e2e/practice.test.mjs` (web/dist must be built).
 
-import { after, before, describe, it as nodeIt } from "node:test";
+import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import { AxeBuilder } from "@axe-core/playwright";
-import { WAIT, connected, createRoom, launchBrowser, requireWebDist, startServer } from "./harness.mjs";
+import { WAIT, connected, createRoom, launchBrowser, liveIt, requireWebDist, startServer } from "./harness.mjs";
 
 requireWebDist();
 
 let server;
 let browser;
 let base;
-let pageErrors = [];
+const pageErrors = [];
 
-function it(name, fn) {
-  nodeIt(name, { timeout: 120_000 }, async (t) => {
-    pageErrors = [];
-    try {
-      await fn(t);
-      assert.deepEqual(pageErrors, [], "no uncaught exception on any page");
-    } catch (e) {
-      if (e && typeof e === "object" && server) e.message = `${e.message}\n--- server log (last 30 lines) ---\n${server.log(30)}`;
-      throw e;
-    }
-  });
-}
+const it = liveIt({ timeout: 120_000, logLines: 30, server: () => server, pageErrors });
 
 /** A browser context with a virtual platform authenticator (resident keys, user verification). */
 async function therapistContext() {

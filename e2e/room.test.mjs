@@ -3,7 +3,7 @@
 // Run with `npm run test:e2e` (web/dist must be built; the Go server is
 // built here). Waits are liveness bounds only; nothing asserts on timing.
 
-import { after, afterEach, before, describe, it as nodeIt } from "node:test";
+import { after, afterEach, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
   WAIT,
@@ -14,6 +14,7 @@ import {
   focusEditor,
   join,
   launchBrowser,
+  liveIt,
   requireWebDist,
   settled,
   shownText,
@@ -31,21 +32,10 @@ let browser;
 /** Contexts opened by the running test, closed after it (pass or fail). */
 let open = [];
 /** Uncaught exceptions on the running test's pages (there must be none). */
-let pageErrors = [];
+const pageErrors = [];
 
 /** A test with a liveness bound; a failure carries the end of the server's log. */
-function it(name, fn) {
-  nodeIt(name, { timeout: 90_000 }, async (t) => {
-    pageErrors = [];
-    try {
-      await fn(t);
-      assert.deepEqual(pageErrors, [], "no uncaught exception on any page");
-    } catch (e) {
-      if (e && typeof e === "object" && server) e.message = `${e.message}\n--- server log (last 30 lines) ---\n${server.log(30)}`;
-      throw e;
-    }
-  });
-}
+const it = liveIt({ timeout: 90_000, logLines: 30, server: () => server, pageErrors });
 
 async function person(url, opts = {}) {
   const onPage = (page) => {
