@@ -117,6 +117,13 @@ func (n *practiceNode) callOrigin(t *testing.T, method, path, cookie, origin, bo
 	if cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "rr_practice", Value: cookie})
 	}
+	return doJSON(t, req, out)
+}
+
+// doJSON sends req and decodes a JSON answer into out (if given); returns
+// the status.
+func doJSON(t *testing.T, req *http.Request, out any) int {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +132,7 @@ func (n *practiceNode) callOrigin(t *testing.T, method, path, cookie, origin, bo
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+			t.Fatalf("%s %s: %d %s: %v", req.Method, req.URL.Path, resp.StatusCode, b, err)
 		}
 	}
 	return resp.StatusCode
