@@ -117,6 +117,10 @@ describe("accessibility (axe-core, WCAG 2 A/AA)", () => {
     await a.page.getByTestId("break-overlay").waitFor({ timeout: WAIT });
     await noSeriousFaults(a.page, "partner_a on a break");
     await noSeriousFaults(m.page, "moderator during a break");
+    // The private line, opened inside the break dialog (phone width).
+    await b.page.getByTestId("break-private-toggle").click();
+    await b.page.getByTestId("break-overlay").locator(".cm-content").waitFor({ timeout: WAIT });
+    await noSeriousFaults(b.page, "partner_b (phone), private line in the break dialog");
 
     // A later stage with a turn-taking floor and a mirror.
     await m.page.getByTestId("mod-break-end-overlay").click();

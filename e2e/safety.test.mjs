@@ -106,6 +106,41 @@ describe("private to the therapist", () => {
     assert.ok(!a.frames.some((f) => f.includes("He seems calmer")), "no frame to Alex carries Sam's line");
   });
 
+  it("during a break the private line opens inside the dialog and still reaches the therapist only", async () => {
+    const room = await createRoom(server.base, { template: "betrayal", mode: "guided", names: NAMES });
+    const a = await person(room.links.partner_a);
+    const b = await person(room.links.partner_b, PHONE);
+    const m = await person(room.links.moderator);
+    const secret = `flooded-during-the-break-${room.id.slice(0, 6)}`;
+    await b.page.getByTestId("break-request").click();
+    await b.page.getByTestId("break-send").click();
+    await m.page.getByTestId("mod-break-accept").click();
+    for (const p of [a, b]) await p.page.getByTestId("break-overlay").waitFor({ timeout: WAIT });
+
+    // Sam (phone) opens the line from the dialog by keyboard; focus stays in the dialog.
+    const toggle = b.page.getByTestId("break-overlay").getByTestId("break-private-toggle");
+    await toggle.focus();
+    await b.page.keyboard.press("Enter");
+    assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+    const inDialog = () => b.page.evaluate(() => document.querySelector('[data-testid="break-overlay"]').contains(document.activeElement));
+    assert.ok(await inDialog(), "the editor has focus inside the dialog");
+    await b.page.keyboard.type(`I can't calm down. ${secret}`);
+    await settled(b.page);
+    await m.page.getByTestId("mod-private-partner_b").getByText(secret).waitFor({ timeout: WAIT });
+    for (let i = 0; i < 4; i++) await b.page.keyboard.press("Shift+Tab");
+    assert.ok(await inDialog(), "Shift+Tab from the editor stays in the dialog");
+    assert.equal(await m.page.getByTestId("break-private-toggle").count(), 0, "the therapist has no such button");
+
+    assert.ok(!(await a.page.content()).includes(secret), "Alex's page never shows Sam's line");
+    assert.ok(!a.frames.some((f) => f.includes(secret)), "no frame to Alex carries Sam's line");
+
+    // When the break ends the line is back in its place on the page.
+    await m.page.getByTestId("mod-break-end-overlay").click();
+    await b.page.getByTestId("break-overlay").waitFor({ state: "hidden", timeout: WAIT });
+    await b.page.getByTestId("private-line-toggle").click();
+    await b.page.locator("#private-line-panel").getByText(secret).waitFor({ timeout: WAIT });
+  });
+
   it('a "No" on the safety screen alerts the therapist and leaves the partner\'s page as a "Yes" does', async () => {
     const room = await createRoom(server.base, { template: "betrayal", mode: "guided", names: NAMES });
     const a = await person(room.links.partner_a);

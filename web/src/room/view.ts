@@ -66,6 +66,10 @@ export class RoomView {
   private layout: HTMLElement;
   private top: HTMLElement;
   private overlayActions: HTMLElement;
+  /** Guided partners: the private line, reachable inside the break dialog. */
+  private overlayLine: HTMLElement | null = null;
+  /** Puts the private line back in the page and closes its place in the dialog. */
+  private overlayLineHome: (() => void) | null = null;
   private overlaySig = "";
 
   constructor(
@@ -180,10 +184,32 @@ export class RoomView {
     this.overlayEnd = h("button", { class: "btn primary", type: "button", "data-testid": "mod-break-end-overlay", hidden: true }, "End the break now");
     this.overlayEnd.addEventListener("click", () => runAct(ctx, this.overlayEnd, "break.end"));
     this.overlayActions = h("div", { class: "row break-actions" });
+    // A flooded partner may need the therapist most during a break, and the
+    // dialog makes the page behind it inert: the same private line (one
+    // editor, moved, never a second copy of the field) opens inside it.
+    if (this.line && linePanel) {
+      const line = this.line;
+      const home = linePanel;
+      const panel = h("div", { class: "break-line-panel", id: "break-line-panel", hidden: true });
+      const btn = h("button", { class: "btn soft", type: "button", "aria-expanded": "false", "aria-controls": "break-line-panel", "data-testid": "break-private-toggle" }, "Only for my therapist");
+      btn.addEventListener("click", () => {
+        const open = panel.hidden;
+        if (open) panel.append(line.el);
+        setHidden(panel, !open);
+        btn.setAttribute("aria-expanded", String(open));
+        if (open) (panel.querySelector(".cm-content") as HTMLElement | null)?.focus();
+      });
+      this.overlayLine = h("div", { class: "break-line" }, btn, panel);
+      this.overlayLineHome = () => {
+        setHidden(panel, true);
+        btn.setAttribute("aria-expanded", "false");
+        home.append(line.el);
+      };
+    }
     this.overlay = h(
       "div",
       { class: `break-overlay ${me.role === "moderator" ? "as-banner" : ""}`, "data-testid": "break-overlay", hidden: true, role: me.role === "moderator" ? "status" : "dialog", "aria-modal": me.role === "moderator" ? undefined : "true", "aria-labelledby": "break-title", tabindex: "-1" },
-      h("div", { class: "break-card" }, h("h2", { id: "break-title" }, "Taking a break"), this.overlayClock, this.overlayBody, this.overlayActions, this.overlayEnd),
+      h("div", { class: "break-card" }, h("h2", { id: "break-title" }, "Taking a break"), this.overlayClock, this.overlayBody, this.overlayActions, this.overlayLine, this.overlayEnd),
     );
     // The dialog holds focus: Tab and Shift+Tab cycle inside it.
     this.overlay.addEventListener("keydown", (e) => this.trapFocus(e));
@@ -633,6 +659,7 @@ export class RoomView {
     } else if (this.overlayShown) {
       this.overlayShown = false;
       this.overlaySig = "";
+      this.overlayLineHome?.();
       this.setInert(false);
       this.announce("The break is over. Writing is open again.");
       if (this.lastFocus && document.contains(this.lastFocus)) this.lastFocus.focus();
@@ -704,7 +731,7 @@ export class RoomView {
 
   private trapFocus(e: KeyboardEvent): void {
     if (e.key !== "Tab" || this.overlay.hidden || this.ctx.me.role === "moderator") return;
-    const items = Array.from(this.overlay.querySelectorAll<HTMLElement>("button:not([disabled]):not([hidden]), [href], input, select, textarea")).filter((x) => x.offsetParent !== null);
+    const items = Array.from(this.overlay.querySelectorAll<HTMLElement>("button:not([disabled]):not([hidden]), [href], input, select, textarea, [contenteditable='true']")).filter((x) => x.offsetParent !== null);
     if (!items.length) {
       e.preventDefault();
       this.overlay.focus();
