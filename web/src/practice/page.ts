@@ -232,6 +232,14 @@ class CaseloadView {
     this.timer = undefined;
   }
 
+  /** When e says the sign-in has ended (401), stops polling and shows the sign-in page; says whether it did. */
+  private signedOut(e: unknown): boolean {
+    if (!(e instanceof ApiError && e.status === 401)) return false;
+    this.stop();
+    renderSignIn(this.root);
+    return true;
+  }
+
   /** Runs an action, shows its failure, and reloads the caseload after it. */
   private async act(fn: () => Promise<void>, reload = true): Promise<void> {
     this.err.show(null);
@@ -239,12 +247,7 @@ class CaseloadView {
       await fn();
       if (reload) await this.reload();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        this.stop();
-        renderSignIn(this.root);
-        return;
-      }
-      this.err.show(messageOf(e));
+      if (!this.signedOut(e)) this.err.show(messageOf(e));
     }
   }
 
@@ -252,12 +255,7 @@ class CaseloadView {
     try {
       this.data = await call<Caseload>("GET", "/caseload");
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        this.stop();
-        renderSignIn(this.root);
-        return;
-      }
-      this.err.show(messageOf(e));
+      if (!this.signedOut(e)) this.err.show(messageOf(e));
       return;
     }
     setText(this.title, `${this.data.practice.name}: your caseload`);
@@ -271,10 +269,7 @@ class CaseloadView {
     try {
       st = await call("GET", "/status");
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        this.stop();
-        renderSignIn(this.root);
-      }
+      this.signedOut(e);
       return; // a missed poll is corrected by the next one
     }
     for (const [id, s] of Object.entries(st.rooms)) {
