@@ -209,3 +209,40 @@ func TestSelfGuidedSafetyNoPausesForBothAndSaysNeitherWhoNorWhy(t *testing.T) {
 		t.Errorf("ending while paused: %v", err)
 	}
 }
+
+// TestBreakReturnAfterComesFromEnv: the server's setting (limits.
+// BreakReturnAfter, shortened for browser tests) decides when both being
+// ready may end a self-guided break; unset, it is MinBreak.
+func TestBreakReturnAfterComesFromEnv(t *testing.T) {
+	tpl := testTemplate(t)
+	for _, tc := range []struct {
+		name   string
+		after  time.Duration
+		at     time.Duration
+		wantOK bool
+	}{
+		{"unset: before MinBreak", 0, MinBreak - time.Second, false},
+		{"unset: at MinBreak", 0, MinBreak, true},
+		{"3s: before", 3 * time.Second, 2 * time.Second, false},
+		{"3s: after", 3 * time.Second, 4 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := roomAt(tpl, "open")
+			s.Mode = SelfGuided
+			at := func(d time.Duration) Env {
+				e := testEnv()
+				e.Now = now.Add(d)
+				e.BreakReturnAfter = tc.after
+				return e
+			}
+			s, _, err := Apply(tpl, s, PartnerA, Action{Act: ActBreakRequest, Minutes: 60}, at(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = Apply(tpl, s, PartnerA, Action{Act: ActBreakBack, Ready: true}, at(tc.at))
+			if tc.wantOK != (err == nil) || (err != nil && errCode(err) != CodeOnBreak) {
+				t.Errorf("break.back after %s with BreakReturnAfter %s: %v", tc.at, tc.after, err)
+			}
+		})
+	}
+}
