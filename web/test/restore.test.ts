@@ -105,3 +105,20 @@ test("a checkpoint kept across a reload is presented when the server shows less"
   s.reset({ epoch: "e3", version: 9, text: "hello", sig: "S9b", restoredFrom: "e1" });
   assert.deepEqual(saved.at(-1), { epoch: "e3", version: 9, text: "hello", sig: "S9b" }, "the new checkpoint is handed over to be kept");
 });
+
+test("a stale answer after another seat's restore keeps what arrived since, never the older text", async () => {
+  // An idle page presents its checkpoint after room_lost; meanwhile the
+  // partner's restore (a reset to a new epoch) and a new word reach it, and
+  // only then is its own checkpoint answered stale.
+  const a = signed("We cooked", 9);
+  a.sync.lost();
+  const restore = a.out.shift() as Extract<RestoreMsg, { field: string }>;
+  assert.equal(restore.t, "restore");
+  a.receive({ t: "reset", field: "f", epoch: "e2", version: 9, text: "We cooked", sig: "T9", restoredFrom: "e1" });
+  a.receive({ t: "updates", field: "f", epoch: "e2", from: 9, updates: [{ clientID: "B", changes: [9, [0, " on Sunday"]] }], sig: "T10" });
+  assert.equal(a.sync.text, "We cooked on Sunday");
+  assert.equal(a.sync.restoreReply(restore.id, "stale_checkpoint"), true);
+  assert.equal(a.sync.text, "We cooked on Sunday", "the page does not go back to the text it presented");
+  assert.equal(a.sync.epoch, "e2");
+  assert.equal(a.sync.version, 10);
+});

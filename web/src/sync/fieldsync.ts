@@ -163,7 +163,7 @@ export class FieldSync {
   /** Our updates the server acknowledged whose echo has not come: pushed at `base`. */
   private acked: { base: number; count: number } | null = null;
   /** A restore in flight, with the server's snapshot to take if it is refused. */
-  private restoring: { id: string; snap: FieldSnapshot; at: number } | null = null;
+  private restoring: { id: string; snap: FieldSnapshot; at: number; epoch: string; version: number } | null = null;
   /** A restore to present (again) once possible. */
   private pendingRestore: FieldSnapshot | null = null;
   private restoreAfter = 0;
@@ -237,6 +237,17 @@ export class FieldSync {
   }
 
   // ---- hosting ----
+
+  /**
+   * Before the state is replaced: an EditorView reads what the browser typed
+   * into its DOM a moment later (a mutation observer), and replacing the
+   * state first would drop that keystroke. Reading it now makes it a local
+   * update like any other, so it is counted among the unsent edits. A host
+   * without a DOM has nothing pending.
+   */
+  private takePendingInput(): void {
+    (this.host as { observer?: { flush?: () => unknown } }).observer?.flush?.();
+  }
 
   /** Moves the state into `host` (an EditorView created from `this.state`). */
   attach(host: StateHost): void {
@@ -603,7 +614,7 @@ export class FieldSync {
       return;
     }
     const now = this.clock.now();
-    this.restoring = { id, snap, at: now };
+    this.restoring = { id, snap, at: now, epoch: this.epoch, version: this.version };
     this.wakeAt(now + PUSH_TIMEOUT_MS);
   }
 
@@ -613,7 +624,7 @@ export class FieldSync {
    */
   restoreReply(re: string, code: string | null): boolean {
     if (!this.restoring || this.restoring.id !== re) return false;
-    const snap = this.restoring.snap;
+    const { snap, epoch: startEpoch, version: startVersion } = this.restoring;
     this.restoring = null;
     if (code === null) {
       this.flush(); // a push under the old epoch is answered with the restored field
@@ -626,9 +637,13 @@ export class FieldSync {
       return true;
     }
     // Stale (the server holds as much or more) or refused: take the server's.
+    // `snap` is what the server showed when we began; if a restore by another
+    // seat (its reset, then new updates) reached us since, going back to
+    // `snap` would show older text, so only the resync's answer counts then.
     this.checkpoint = null;
     this.opts.onCheckpoint?.(null);
-    if (snap.epoch !== this.epoch || snap.version !== this.version) this.resetTo(snap);
+    const moved = this.epoch !== startEpoch || this.version !== startVersion;
+    if (!moved && (snap.epoch !== this.epoch || snap.version !== this.version)) this.resetTo(snap);
     this.resync();
     this.changed();
     return true;
@@ -711,6 +726,7 @@ export class FieldSync {
    * Called only with no push in flight and none that may be stored.
    */
   private dropEmpty(): boolean {
+    this.takePendingInput();
     const before = this.state;
     const keep = sendableUpdates(before).filter((u) => !u.changes.empty);
     let state = this.makeState(this.synced, this.version);
@@ -746,6 +762,7 @@ export class FieldSync {
 
   /** Replaces the document with the server's and rebases the unsent local edits on it. */
   private resetTo(snap: { epoch: string; version: number; text: string }, confirm = 0): void {
+    this.takePendingInput();
     let unsent = sendableUpdates(this.state).map((u) => u.changes);
     const target = Text.of(snap.text.split("\n"));
     let base = this.synced;
