@@ -122,3 +122,74 @@ test("a stale answer after another seat's restore keeps what arrived since, neve
   assert.equal(a.sync.epoch, "e2");
   assert.equal(a.sync.version, 10);
 });
+
+test("a second reset to the restored field does not merge a push in flight with newer keystrokes", async () => {
+  // The e2e FLUSHALL race: the restore's "ok" comes straight back, its
+  // broadcast reset through Redis, so a push under the old epoch may go out
+  // first; it is answered with a reset to the restored field too. Whichever
+  // reset comes second finds a push of ours under the new epoch in flight
+  // or acked, and newer keystrokes. Rebuilding the state then folded them
+  // into one update, which the push's echo (confirmed by clientID) confirmed
+  // whole: the newer keystrokes were never sent, and a later reload dropped
+  // them from the page.
+  const base = "We cooked together";
+  const broadcast = { t: "reset" as const, field: "f", epoch: "e2", version: 18, text: base, sig: "T18", restoredFrom: "e1" };
+  const answer = (re: string) => ({ t: "reset" as const, re, field: "f", epoch: "e2", version: 18, text: base, sig: "T18" });
+  for (const { name, second, acked } of [
+    { name: "broadcast second, push acked", second: "broadcast", acked: true },
+    { name: "broadcast second, push unanswered", second: "broadcast", acked: false },
+    { name: "answer second, push acked", second: "answer", acked: true },
+    { name: "answer second, push unanswered", second: "answer", acked: false },
+  ]) {
+    const a = signed(base, 18);
+    a.type(18, " ");
+    await tick();
+    const first = a.out.shift() as PushMsg;
+    a.receive({ t: "error", re: first.id, code: "room_lost", message: "lost" });
+    a.sync.lost();
+    const restore = a.out.shift() as Extract<RestoreMsg, { field: string }>;
+    assert.equal(restore.t, "restore", name);
+    a.type(19, "on");
+    await tick();
+    a.clock.advance(1500); // past the room_lost pause
+    assert.equal(a.sync.restoreReply(restore.id, null), true, name);
+    await tick();
+    const old = a.out.shift() as PushMsg;
+    assert.equal(old.epoch, "e1", name);
+    a.receive(second === "broadcast" ? answer(old.id) : broadcast);
+    await tick();
+    const p2 = a.out.shift() as PushMsg;
+    assert.deepEqual([p2.t, p2.epoch, p2.version], ["push", "e2", 18], name);
+    a.type(21, " S");
+    await tick();
+    if (acked) a.receive({ t: "ack", re: p2.id, field: "f", version: 19, sig: "T19" });
+    a.receive(second === "broadcast" ? broadcast : answer(old.id));
+    await tick();
+    a.out.length = 0;
+    a.receive({ t: "updates", field: "f", epoch: "e2", from: 18, updates: p2.updates });
+    await tick();
+    assert.equal(a.sync.text, base + " on S", name);
+    assert.equal(a.sync.version, 19, name);
+    assert.equal(a.sync.unsent, 1, `${name}: the keystroke typed after the push is still unsent`);
+    const p3 = a.out.shift() as PushMsg;
+    assert.deepEqual([p3?.t, p3?.epoch, p3?.version], ["push", "e2", 19], name);
+    assert.deepEqual(p3.updates.map((u) => u.changes), [[21, [0, " S"]]], name);
+  }
+});
+
+test("a restore's broadcast reset that arrives after newer updates of the restored epoch is ignored", async () => {
+  // The answer to a pull overtook the broadcast (it goes through Redis):
+  // going back to its version would drop our own confirmed word (unsigned
+  // here, so the checkpoint is still at that version: no restore either).
+  const a = signed("We cooked", 9);
+  a.receive({ t: "reset", field: "f", epoch: "e2", version: 9, text: "We cooked", sig: "T9" });
+  a.receive({ t: "updates", field: "f", epoch: "e2", from: 9, updates: [{ clientID: "A", changes: [9, [0, " on"]] }] });
+  a.type(12, " Sunday");
+  await tick();
+  a.out.length = 0;
+  a.receive({ t: "reset", field: "f", epoch: "e2", version: 9, text: "We cooked", sig: "T9", restoredFrom: "e1" });
+  await tick();
+  assert.equal(a.sync.text, "We cooked on Sunday");
+  assert.equal(a.sync.version, 10);
+  assert.equal(a.sync.unsent, 1);
+});

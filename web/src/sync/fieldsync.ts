@@ -575,12 +575,30 @@ export class FieldSync {
     this.changed();
   }
 
-  reset(msg: FieldSnapshot & { restoredFrom?: string }): void {
+  reset(msg: FieldSnapshot & { restoredFrom?: string; re?: string }): void {
     this.readable = true; // a snapshot is only ever sent to a reader, over an open socket
     this.connected = true;
     if (this.needsRestore(msg)) {
       if (this.restoring) this.restoring.snap = msg;
       else this.startRestore(msg);
+      this.changed();
+      return;
+    }
+    // A reset to what we already hold as confirmed (the restore's broadcast
+    // reset after the reset that answered our push under the old epoch, or
+    // the other way round; it comes through Redis, the answer does not), or
+    // to less of the restored epoch we are already on: nothing to take.
+    // Rebuilding the state would fold a push of ours that is in flight or
+    // acked-but-unechoed together with newer keystrokes into one update, and
+    // its echo, confirmed by clientID, would then confirm those keystrokes
+    // too: they would never be sent. A reload for bad_changes still rebuilds.
+    const same = msg.epoch === this.epoch && msg.version === this.version && msg.text === this.synced.toString();
+    const olderOfOurs = msg.restoredFrom !== undefined && msg.epoch === this.epoch && msg.version < this.version;
+    if (this.reloading === null && (same || olderOfOurs)) {
+      if (msg.re !== undefined && this.inflight?.id === msg.re) this.inflight = null; // refused, nothing stored
+      this.known = Math.max(this.known, msg.version);
+      this.noteSig(msg.epoch, msg.version, msg.sig);
+      this.flush();
       this.changed();
       return;
     }
