@@ -103,26 +103,6 @@ func (s *Store) RefreshPresence(ctx context.Context, id string, recs map[string]
 	return nil
 }
 
-// PublishPresence stores a member's record and publishes payload, in one
-// round trip.
-func (s *Store) PublishPresence(ctx context.Context, id, member string, rec, payload []byte) error {
-	k := keys{id}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k.presence(), member, rec)
-		p.PExpire(ctx, k.presence(), s.opt.TTL)
-		if s.opt.Sharded {
-			p.SPublish(ctx, k.channel(), payload)
-		} else {
-			p.Publish(ctx, k.channel(), payload)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: publish presence: %w", err)
-	}
-	return nil
-}
-
 // PublishPresenceBatch stores several members' records and publishes
 // payload, in one round trip: a room's coalesced cursor moves.
 func (s *Store) PublishPresenceBatch(ctx context.Context, id string, recs map[string][]byte, payload []byte) error {
