@@ -33,8 +33,11 @@ type doc struct {
 	version   int64
 	confirmed string
 	text      string
-	pending   []localUpdate
-	readable  bool // the last welcome listed it
+	// lineage is epoch's (FieldSnapshot.Lineage): the earlier epochs its
+	// text holds, so a late reset to one of them is known to be old.
+	lineage  []Lineage
+	pending  []localUpdate
+	readable bool // the last welcome listed it
 
 	// Push bookkeeping: at most one push in flight.
 	inFlight      string // id of the push in flight, "" when none
@@ -114,8 +117,14 @@ func (d *doc) noteSig(epoch string, version int64, sig string) {
 	}
 }
 
+// holds returns the version up to which d's confirmed text holds epoch's
+// text: its own version under its own epoch, the lineage's otherwise.
+func (d *doc) holds(epoch string) (int64, bool) {
+	return FieldSnapshot{Epoch: d.epoch, Version: d.version, Lineage: d.lineage}.holds(epoch)
+}
+
 func newDoc(key string, snap FieldSnapshot) *doc {
-	d := &doc{key: key, epoch: snap.Epoch, version: snap.Version, confirmed: snap.Text, text: snap.Text, readable: true}
+	d := &doc{key: key, epoch: snap.Epoch, version: snap.Version, confirmed: snap.Text, text: snap.Text, lineage: snap.Lineage, readable: true}
 	d.noteSig(snap.Epoch, snap.Version, snap.Sig)
 	return d
 }
@@ -370,6 +379,9 @@ func (d *doc) dropEmpty() int {
 // reached back far enough) and a push was unacknowledged, the server may
 // already hold it, and then it appears twice: at least once, never lost.
 func (d *doc) resetTo(snap FieldSnapshot) error {
+	if snap.Epoch != d.epoch {
+		d.lineage = snap.Lineage
+	}
 	diff, err := diffSet(d.confirmed, snap.Text)
 	if err != nil {
 		// The snapshot cannot be reached by an editor's changes (it holds a

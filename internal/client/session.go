@@ -328,7 +328,11 @@ func (s *session) onPushReply(f serverFrame, now time.Time) {
 }
 
 func (s *session) onReset(f serverFrame, now time.Time) {
-	snap := FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text, Sig: f.Sig}
+	snap := FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text, Sig: f.Sig, Lineage: f.Lineage}
+	if _, ok := snap.holds(f.RestoredFrom); f.RestoredFrom != "" && !ok {
+		// A server that names the restored epoch only in restoredFrom.
+		snap.Lineage = append([]Lineage{{Epoch: f.RestoredFrom, Version: f.Version}}, snap.Lineage...)
+	}
 	if snap.Version < 0 || snap.Epoch == "" || f.Field == "" {
 		s.anomalies++
 		return
@@ -367,14 +371,15 @@ func (s *session) onReset(f serverFrame, now time.Time) {
 		}
 		return
 	}
+	if v, ok := d.holds(snap.Epoch); ok && snap.Epoch != d.epoch && snap.Version <= v && !reload {
+		// An epoch our own epoch was moved on from, at no more than our
+		// text holds of it (a restore's reset that reached us after the
+		// next move's): nothing to take, and taking it would go back.
+		return
+	}
 	if restoreNeeded(d, snap) {
 		s.startRestore(d, snap, now)
 		return
-	}
-	if f.RestoredFrom != "" && f.RestoredFrom == d.epoch {
-		// The restored text is our epoch's at snap.Version: what we had
-		// acknowledged up to there is in it, not to be pushed again.
-		s.confirmAcked(d, snap.Version)
 	}
 	s.resetDoc(d, snap)
 	d.noteSig(snap.Epoch, snap.Version, snap.Sig)
@@ -384,6 +389,11 @@ func (s *session) onReset(f serverFrame, now time.Time) {
 // restoreNeeded reports whether the server shows less of d than a
 // checkpoint it signed to us: a lower version, under any epoch (a
 // restored field keeps its version, so versions only grow across epochs).
+//
+// A snapshot whose lineage holds the checkpoint's epoch at version V holds
+// every checkpoint of that epoch at or below V: V is never above the
+// snapshot's own version (a move keeps the version; FieldSnapshot.holds
+// clamps it), so this comparison never presents one.
 func restoreNeeded(d *doc, snap FieldSnapshot) bool {
 	return d.ck != nil && snap.Version < d.ck.Version
 }
@@ -481,13 +491,16 @@ func (s *session) noteVersions() {
 	}
 }
 
-// resetDoc moves d to a snapshot. Under the same epoch, our updates the
-// server acknowledged whose echo has not come yet are in the snapshot:
-// they are confirmed first, so that only what the server cannot have is
-// rebased onto it.
+// resetDoc moves d to a snapshot. Under the same epoch, or one whose
+// lineage holds ours far enough, our updates the server acknowledged
+// whose echo has not come yet are in the snapshot: they are confirmed
+// first, so that only what the server cannot have is rebased onto it.
 func (s *session) resetDoc(d *doc, snap FieldSnapshot) {
-	if snap.Epoch == d.epoch {
-		s.confirmAcked(d, snap.Version)
+	if v, ok := snap.holds(d.epoch); ok {
+		// Our epoch's text up to v is in the snapshot (the same epoch, or
+		// one it moved to or was restored into): what the server
+		// acknowledged to us up to there is not pushed again.
+		s.confirmAcked(d, v)
 	}
 	d.ackedN, d.waitFor = 0, 0
 	// The snapshot holds whatever the server stored of ours (resetTo says

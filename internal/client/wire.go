@@ -35,6 +35,8 @@ type serverFrame struct {
 	RoomSig string `json:"roomSig"`
 	// RestoredFrom (reset): the epoch of the checkpoint it restored.
 	RestoredFrom string `json:"restoredFrom"`
+	// Lineage (reset): the earlier epochs the text holds (FieldSnapshot).
+	Lineage []Lineage `json:"lineage"`
 
 	// welcome only
 	V        int             `json:"v"`
@@ -117,11 +119,41 @@ type Me struct {
 
 // FieldSnapshot is one text field in a welcome (or, without Text, in heads).
 // Sig, when the server signs checkpoints, signs the text at that version.
+//
+// Lineage lists, newest first, earlier epochs whose text this epoch holds
+// and up to which version (the field was moved to a new epoch, or restored
+// from a checkpoint): a client under one of them confirms what the server
+// acknowledged to it up to there instead of pushing it again.
 type FieldSnapshot struct {
+	Epoch   string    `json:"epoch"`
+	Version int64     `json:"version"`
+	Text    string    `json:"text"`
+	Sig     string    `json:"sig,omitempty"`
+	Lineage []Lineage `json:"lineage,omitempty"`
+}
+
+// Lineage is an earlier epoch of a field and the version up to which the
+// field's text holds it.
+type Lineage struct {
 	Epoch   string `json:"epoch"`
 	Version int64  `json:"version"`
-	Text    string `json:"text"`
-	Sig     string `json:"sig,omitempty"`
+}
+
+// holds returns the version up to which snap's text holds epoch's: snap's
+// own version under its own epoch, the lineage's for an earlier epoch.
+func (snap FieldSnapshot) holds(epoch string) (int64, bool) {
+	if epoch == "" {
+		return 0, false
+	}
+	if epoch == snap.Epoch {
+		return snap.Version, true
+	}
+	for _, l := range snap.Lineage {
+		if l.Epoch == epoch {
+			return min(l.Version, snap.Version), true
+		}
+	}
+	return 0, false
 }
 
 // Welcome is the first message of a connection.

@@ -49,6 +49,20 @@ type FieldSnapshot struct {
 	// Sig signs (room, field, epoch, version, sha256(text)): a client keeps
 	// it with the text as its checkpoint (see "restore").
 	Sig string `json:"sig,omitempty"`
+	// Lineage lists, newest first, earlier epochs whose text this one
+	// holds up to a version. A client under one of them confirms its
+	// acknowledged updates up to that version instead of pushing them
+	// again, and needs no restore of a checkpoint at or below it. (Not
+	// "from": a reset carries these fields at its top level, where
+	// "updates" has its numeric "from".)
+	Lineage []Lineage `json:"lineage,omitempty"`
+}
+
+// Lineage is one earlier epoch of a field and the version up to which the
+// field's current text holds it.
+type Lineage struct {
+	Epoch   string `json:"epoch"`
+	Version int64  `json:"version"`
 }
 
 // Member is one connected participant, as others see them.
@@ -115,7 +129,8 @@ type Reset struct {
 	Field string `json:"field"`
 	FieldSnapshot
 	// RestoredFrom is set when a client's checkpoint taken under that
-	// epoch was restored: everything it held up to Version is in Text.
+	// epoch was restored: everything it held up to Version is in Text. The
+	// same pair heads From; kept for clients that predate From.
 	RestoredFrom string `json:"restoredFrom,omitempty"`
 }
 

@@ -137,8 +137,7 @@ func (c *conn) sendWelcome() (int, error) {
 	}
 	for _, k := range keys {
 		if room.CanRead(tpl, s, role, k) {
-			f := snap.Fields[k]
-			w.Fields[k] = protocol.FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text, Sig: c.h.signField(c.p.Room, k, f.Epoch, f.Version, f.Text)}
+			w.Fields[k] = c.h.fieldSnapshot(c.p.Room, k, snap.Fields[k]) // signed, with its lineage (restore.go)
 		}
 	}
 	if err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(c.presence.record())); err != nil {

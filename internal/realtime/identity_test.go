@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"repairroom/internal/protocol"
@@ -37,6 +38,9 @@ func TestChangedRedisMovesServedFieldsToNewEpochs(t *testing.T) {
 	fs, err := st.Fields(ctx, id, []string{"wins"})
 	if err != nil || fs["wins"].Epoch == e.fs.Epoch || fs["wins"].Version != 1 || fs["wins"].Text != "abc" {
 		t.Fatalf("field after the change: %+v %v (old epoch %s)", fs["wins"], err, e.fs.Epoch)
+	}
+	if got, want := fs["wins"].Lineage(), []store.Lineage{{Epoch: e.fs.Epoch, Version: 1}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("lineage after the change: %v, want %v", got, want)
 	}
 	e.push("b", 1, `[{"clientID":"A","changes":[3,[0,"d"]]}]`)
 	if f := e.ws.next(t, answerTo("b")); f.T != protocol.TReset {
@@ -79,5 +83,8 @@ func TestPushAboveTheFieldMovesItToANewEpoch(t *testing.T) {
 	fs, err := st.Fields(ctx, id, []string{"wins"})
 	if err != nil || fs["wins"].Epoch == e.fs.Epoch || fs["wins"].Version != 1 || fs["wins"].Text != "abc" {
 		t.Fatalf("field after the rollback: %+v %v (old epoch %s)", fs["wins"], err, e.fs.Epoch)
+	}
+	if got, want := fs["wins"].Lineage(), []store.Lineage{{Epoch: e.fs.Epoch, Version: 1}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("lineage after the rollback: %v, want %v", got, want)
 	}
 }

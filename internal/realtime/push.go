@@ -312,8 +312,7 @@ func (c *conn) rollback(ctx context.Context, re, key, epoch string) error {
 }
 
 func (c *conn) sendReset(re, key string, f store.Field) {
-	c.enqueue(protocol.Encode(protocol.Reset{T: protocol.TReset, Re: re, Field: key,
-		FieldSnapshot: protocol.FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text, Sig: c.h.signField(c.p.Room, key, f.Epoch, f.Version, f.Text)}}))
+	c.enqueue(protocol.Encode(protocol.Reset{T: protocol.TReset, Re: re, Field: key, FieldSnapshot: c.h.fieldSnapshot(c.p.Room, key, f)}))
 }
 
 // behind answers a push at a version older than the log window, then

@@ -35,6 +35,19 @@ func (h *Hub) signField(roomID, key, epoch string, version int64, text string) s
 	return h.cfg.Checkpoints.SignField(checkpoint.Field{Room: roomID, Field: key, Epoch: epoch, Version: version, Text: checkpoint.HashText(text)})
 }
 
+// fieldSnapshot is f as a client receives it (welcome, reset): with its
+// signature and its lineage.
+func (h *Hub) fieldSnapshot(roomID, key string, f store.Field) protocol.FieldSnapshot {
+	out := protocol.FieldSnapshot{Epoch: f.Epoch, Version: f.Version, Text: f.Text, Sig: h.signField(roomID, key, f.Epoch, f.Version, f.Text)}
+	if ls := f.Lineage(); len(ls) > 0 {
+		out.Lineage = make([]protocol.Lineage, len(ls))
+		for i, l := range ls {
+			out.Lineage[i] = protocol.Lineage{Epoch: l.Epoch, Version: l.Version}
+		}
+	}
+	return out
+}
+
 // signRoom signs the view of the room state role receives; view is the
 // JSON sent, at rev.
 func (h *Hub) signRoom(roomID, role string, rev int64, view []byte) string {
@@ -116,10 +129,15 @@ func (c *conn) restoreField(ctx context.Context, m protocol.In) error {
 		return protocol.Errorf(protocol.CodeForbidden, "you cannot read this field")
 	}
 	epoch := store.NewEpoch()
-	frame := protocol.Encode(protocol.Reset{T: protocol.TReset, Field: key, RestoredFrom: m.Epoch, FieldSnapshot: protocol.FieldSnapshot{
-		Epoch: epoch, Version: version, Text: text, Sig: c.h.signField(c.p.Room, key, epoch, version, text)}})
+	// The frame names only the checkpoint's epoch in its lineage: that pair
+	// is what lets readers under it keep what they had acknowledged (the
+	// store also appends that epoch's own lineage when it still holds it;
+	// later snapshots carry all of it).
+	snap := c.h.fieldSnapshot(c.p.Room, key, store.Field{Epoch: epoch, Version: version, Text: text,
+		From: store.LineageOf(store.Lineage{Epoch: m.Epoch, Version: version})})
+	frame := protocol.Encode(protocol.Reset{T: protocol.TReset, Field: key, RestoredFrom: m.Epoch, FieldSnapshot: snap})
 	aud := audience(room.Readers(tpl, s, key))
-	res, err := c.h.st.RestoreField(ctx, c.p.Room, key, version, text, epoch, encodeBus(busHeader{Kind: kindUpdates, Aud: aud}, frame))
+	res, err := c.h.st.RestoreField(ctx, c.p.Room, key, m.Epoch, version, text, epoch, encodeBus(busHeader{Kind: kindUpdates, Aud: aud}, frame))
 	if err != nil {
 		return err
 	}

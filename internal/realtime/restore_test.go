@@ -2,11 +2,40 @@ package realtime
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
+	"repairroom/internal/protocol"
 	"repairroom/internal/room"
+	"repairroom/internal/store"
 )
+
+// TestFieldSnapshotCarriesTheLineage: what welcome and reset send of a
+// field names the epochs its text holds (newest first), and nothing for
+// a field never moved.
+func TestFieldSnapshotCarriesTheLineage(t *testing.T) {
+	h := &Hub{}
+	cases := []struct {
+		from string
+		want []protocol.Lineage
+	}{
+		{"", nil},
+		{"e3:7", []protocol.Lineage{{Epoch: "e3", Version: 7}}},
+		{"e3:7 e1:5", []protocol.Lineage{{Epoch: "e3", Version: 7}, {Epoch: "e1", Version: 5}}},
+	}
+	for _, tc := range cases {
+		got := h.fieldSnapshot("r", "wins", store.Field{Epoch: "e4", Version: 7, Text: "t", From: tc.from})
+		if got.Epoch != "e4" || got.Version != 7 || got.Text != "t" || !reflect.DeepEqual(got.Lineage, tc.want) {
+			t.Errorf("from %q: %+v, want lineage %v", tc.from, got, tc.want)
+		}
+		b, _ := json.Marshal(got)
+		var back protocol.FieldSnapshot
+		if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, got) {
+			t.Errorf("from %q: %s does not decode back (%v)", tc.from, b, err)
+		}
+	}
+}
 
 // A browser parses the room state and serialises it again before
 // presenting it: key order, escapes and spacing may change. The server

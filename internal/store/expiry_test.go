@@ -67,7 +67,7 @@ func TestExpiredRoomIsNeverRestored(t *testing.T) {
 			if _, err := s.Meta(ctx, tc.id); !errors.Is(err, tc.want) {
 				t.Fatalf("meta: %v, want %v", err, tc.want)
 			}
-			if _, err := s.RestoreField(ctx, tc.id, "f", 5, "text", NewEpoch(), []byte("r")); !errors.Is(err, tc.want) {
+			if _, err := s.RestoreField(ctx, tc.id, "f", NewEpoch(), 5, "text", NewEpoch(), []byte("r")); !errors.Is(err, tc.want) {
 				t.Fatalf("restore field before the room: %v, want %v", err, tc.want)
 			}
 			ok, err := s.RestoreRoom(ctx, tc.id, "partner_a", "checkin", "self", time.Now(), []byte(`{}`), 3, 1, []byte(`{}`), []byte("s"))

@@ -80,10 +80,67 @@ type Head struct {
 	Tail       [][]byte
 }
 
+// Lineage names an earlier epoch of a field and the version up to which
+// the current epoch's text holds that epoch's: a move to a new epoch
+// (BumpEpoch: same text and version) or a restore from a checkpoint (the
+// checkpoint's epoch at its version) records it, newest first, at most
+// maxLineage pairs. A client still under one of those epochs knows that
+// what the server acknowledged to it up to that version is in the text,
+// not to be pushed again.
+type Lineage struct {
+	Epoch   string `json:"epoch"`
+	Version int64  `json:"version"`
+}
+
+// maxLineage bounds a field's lineage (the Lua lineage function keeps it).
+const maxLineage = 8
+
+// Lineage returns f's lineage, newest first (see Lineage).
+func (f Field) Lineage() []Lineage { return parseLineage(f.From) }
+
+// LineageOf encodes ls as Field.From stores it.
+func LineageOf(ls ...Lineage) string {
+	var b strings.Builder
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(l.Epoch)
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatInt(l.Version, 10))
+	}
+	return b.String()
+}
+
+// parseLineage reads the stored lineage "epoch:version epoch:version ...",
+// skipping malformed pairs.
+func parseLineage(s string) []Lineage {
+	if s == "" {
+		return nil
+	}
+	var out []Lineage
+	for _, p := range strings.Fields(s) {
+		i := strings.LastIndexByte(p, ':')
+		if i <= 0 {
+			continue
+		}
+		v, err := strconv.ParseInt(p[i+1:], 10, 64)
+		if err != nil || v < 0 {
+			continue
+		}
+		out = append(out, Lineage{Epoch: p[:i], Version: v})
+		if len(out) == maxLineage {
+			break
+		}
+	}
+	return out
+}
+
 // headFrom reads epoch, version, base, snapshot text, bytes after base,
-// entry count and the entries from a script reply, replaying them.
+// lineage, entry count and the entries from a script reply, replaying
+// them.
 func headFrom(r []any) (Head, int, error) {
-	if len(r) < 6 {
+	if len(r) < 7 {
 		return Head{}, 0, errors.New("short field record")
 	}
 	e, _ := r[0].(string)
@@ -91,12 +148,13 @@ func headFrom(r []any) (Head, int, error) {
 	base, ok2 := r[2].(int64)
 	snap, _ := r[3].(string)
 	sb, _ := r[4].(int64)
-	n, ok3 := r[5].(int64)
-	if e == "" || !ok1 || !ok2 || !ok3 || len(r) < 6+int(n) || base+n != v {
-		return Head{}, 0, fmt.Errorf("corrupt field record (epoch %q, version %v, base %v, %v entries)", e, r[1], r[2], r[5])
+	from, _ := r[5].(string)
+	n, ok3 := r[6].(int64)
+	if e == "" || !ok1 || !ok2 || !ok3 || len(r) < 7+int(n) || base+n != v {
+		return Head{}, 0, fmt.Errorf("corrupt field record (epoch %q, version %v, base %v, %v entries)", e, r[1], r[2], r[6])
 	}
-	h := Head{Field: Field{Epoch: e, Version: v}, Base: base, SinceBytes: sb, TailFrom: base}
-	for _, x := range r[6 : 6+n] {
+	h := Head{Field: Field{Epoch: e, Version: v, From: from}, Base: base, SinceBytes: sb, TailFrom: base}
+	for _, x := range r[7 : 7+n] {
 		str, _ := x.(string)
 		h.Tail = append(h.Tail, []byte(str))
 	}
@@ -105,7 +163,7 @@ func headFrom(r []any) (Head, int, error) {
 		return Head{}, 0, err
 	}
 	h.Text = text
-	return h, 6 + int(n), nil
+	return h, 7 + int(n), nil
 }
 
 // Push is one accepted push, ready to commit.
@@ -256,14 +314,16 @@ func (s *Store) pull(ctx context.Context, id, field, epoch string, since int64) 
 		out.Rollback = true
 		return out, nil
 	case "reset":
-		if len(res) < 5 {
+		if len(res) < 6 {
 			return Pulled{}, fmt.Errorf("store: pull %s: short reset", field)
 		}
 		out.Reset = true
 		base, _ := res[3].(int64)
 		snap, _ := res[4].(string)
-		es := make([][]byte, 0, len(res)-5)
-		for _, e := range res[5:] {
+		from, _ := res[5].(string)
+		out.Field.From = from
+		es := make([][]byte, 0, len(res)-6)
+		for _, e := range res[6:] {
 			str, _ := e.(string)
 			es = append(es, []byte(str))
 		}
@@ -286,7 +346,9 @@ func (s *Store) pull(ctx context.Context, id, field, epoch string, since int64) 
 // BumpEpoch moves field to a new epoch if it is still under epoch (the one
 // in which Redis was proven to have gone back), keeping its text and
 // version, so that no version number of that epoch is ever reused for
-// other text. It returns the field's epoch afterwards.
+// other text. The new epoch's lineage is (epoch, version) followed by
+// epoch's own, so clients under any of them keep what they had
+// acknowledged. It returns the field's epoch afterwards.
 func (s *Store) BumpEpoch(ctx context.Context, id, field, epoch string) (string, error) {
 	res, err := bumpEpochScript.Run(ctx, s.rdb, []string{keys{id}.field(field)}, epoch, NewEpoch()).Slice()
 	if errors.Is(err, redis.Nil) {

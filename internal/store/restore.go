@@ -44,10 +44,14 @@ type RestoreResult struct {
 // older snapshots stay in the history. It returns ErrNoRoom for a deleted
 // room and ErrRoomLost for a room whose meta is gone (restore the room
 // state first).
-func (s *Store) RestoreField(ctx context.Context, id, field string, version int64, text, newEpoch string, payload []byte) (RestoreResult, error) {
+//
+// The new epoch's lineage (Field.From) starts with (epoch, version): its
+// text is epoch's at version. When the field is still under epoch (Redis
+// went back within it), epoch's own lineage follows.
+func (s *Store) RestoreField(ctx context.Context, id, field, epoch string, version int64, text, newEpoch string, payload []byte) (RestoreResult, error) {
 	k := keys{id}
 	res, err := restoreFieldScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.field(field), k.log(field), k.kept()},
-		version, text, newEpoch, s.ttlms(), time.Now().UnixMilli(), s.pubcmd(), k.channel(), payload).Slice()
+		version, text, newEpoch, s.ttlms(), time.Now().UnixMilli(), s.pubcmd(), k.channel(), payload, epoch).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("store: restore %s: %w", field, err)
 	}
@@ -94,22 +98,26 @@ func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, cre
 }
 
 // restoreField: KEYS meta, tombstone, field, log, retention marker. ARGV
-// version, text, new
-// epoch, ttlms, now (ms), pubcmd, channel, payload. Replies {status, epoch,
+// version, text, new epoch, ttlms, now (ms), pubcmd, channel, payload, the
+// checkpoint's epoch. Replies {status, epoch,
 // version}: 'ok' with the new epoch, 'stale' with the field's, or 'gone'
 // / 'lost' for a room without meta. The room's byte counter loses the old
 // snapshot and log and gains the restored text.
-var restoreFieldScript = redis.NewScript(expiredLua + `
+var restoreFieldScript = redis.NewScript(expiredLua + lineageLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if redis.call('EXISTS', KEYS[2]) == 1 or expired(KEYS[5]) then return {'gone', '', 0} end
   return {'lost', '', 0}
 end
 local v = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[3], 'epoch', 'version', 'text', 'lb')
+local f = redis.call('HMGET', KEYS[3], 'epoch', 'version', 'text', 'lb', 'from')
 if f[1] and tonumber(f[2]) >= v then return {'stale', f[1], tonumber(f[2])} end
+local older = nil
+if f[1] == ARGV[9] then older = f[5] end
 local delta = #ARGV[2] - #(f[3] or '') - tonumber(f[4] or 0)
 redis.call('DEL', KEYS[4])
-redis.call('HSET', KEYS[3], 'epoch', ARGV[3], 'version', v, 'base', v, 'text', ARGV[2], 'sat', ARGV[5], 'sb', 0, 'lb', 0)
+local from = ''
+if ARGV[9] ~= '' then from = lineage(ARGV[9], ARGV[1], older) end
+redis.call('HSET', KEYS[3], 'epoch', ARGV[3], 'version', v, 'base', v, 'text', ARGV[2], 'sat', ARGV[5], 'sb', 0, 'lb', 0, 'from', from)
 redis.call('HINCRBY', KEYS[1], 'bytes', delta)
 local ttl = redis.call('HGET', KEYS[1], 'ttl') or ARGV[4] -- the room's own retention (retention.go), else the default
 redis.call('PEXPIRE', KEYS[3], ttl)

@@ -26,10 +26,10 @@ return 1
 `)
 
 // ensureFields returns {'ok', state, rev, gen} and then, per field, epoch,
-// version, base, snapshot text, the number of log entries after base and
-// those entries; {'gone'} for a deleted room (tombstone) or an expired
-// one (retention marker past its deadline) and {'lost'} for a room that
-// has neither. A missing field is created empty under a fresh epoch: a
+// version, base, snapshot text, log bytes after base, lineage ('from',
+// field.go), the number of log entries after base and those entries;
+// {'gone'} for a deleted room (tombstone) or an expired one (retention
+// marker past its deadline) and {'lost'} for a room that has neither. A missing field is created empty under a fresh epoch: a
 // field whose data was lost must never be mistaken for the old one.
 // KEYS meta, tombstone, retention marker, then (field, log) pairs. ARGV
 // ttlms, epoch.
@@ -47,11 +47,11 @@ for i = 4, #KEYS, 2 do
     redis.call('HSET', KEYS[i], 'text', '', 'version', 0, 'epoch', ARGV[2], 'base', 0, 'sb', 0, 'lb', 0)
     redis.call('PEXPIRE', KEYS[i], ttl)
   end
-  local f = redis.call('HMGET', KEYS[i], 'epoch', 'version', 'base', 'text', 'sb')
+  local f = redis.call('HMGET', KEYS[i], 'epoch', 'version', 'base', 'text', 'sb', 'from')
   local v = tonumber(f[2])
   local base = tonumber(f[3] or f[2])
   out[#out+1] = f[1]; out[#out+1] = v; out[#out+1] = base; out[#out+1] = f[4] or ''
-  out[#out+1] = tonumber(f[5] or 0)
+  out[#out+1] = tonumber(f[5] or 0); out[#out+1] = f[6] or ''
   if base < v then
     local first = v - redis.call('LLEN', KEYS[i+1])
     local es = redis.call('LRANGE', KEYS[i+1], base - first, -1)
@@ -181,12 +181,12 @@ return {'ok', nv, f[1], nbase, nsb}
 
 // pull returns the log after version since: {'log', epoch, version,
 // entries...}; or, when the epoch differs or the log no longer reaches
-// back, {'reset', epoch, version, base, snapshot text, entries after
-// base...}; or {'ahead', epoch, version} when since is above the field's
-// version under its own epoch (proof that Redis went back). KEYS field,
-// log. ARGV since, epoch.
+// back, {'reset', epoch, version, base, snapshot text, lineage, entries
+// after base...}; or {'ahead', epoch, version} when since is above the
+// field's version under its own epoch (proof that Redis went back). KEYS
+// field, log. ARGV since, epoch.
 var pullScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'base', 'text')
+local f = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'base', 'text', 'from')
 if not f[1] then return false end
 local v = tonumber(f[2])
 local since = tonumber(ARGV[1])
@@ -194,7 +194,7 @@ if f[1] == ARGV[2] and since > v then return {'ahead', f[1], v} end
 local first = v - redis.call('LLEN', KEYS[2])
 if f[1] ~= ARGV[2] or since < first then
   local base = tonumber(f[3] or f[2])
-  local out = {'reset', f[1], v, base, f[4] or ''}
+  local out = {'reset', f[1], v, base, f[4] or '', f[5] or ''}
   if base < v then
     local es = redis.call('LRANGE', KEYS[2], base - first, -1)
     for i = 1, #es do out[#out+1] = es[i] end
@@ -209,15 +209,35 @@ end
 return out
 `)
 
+// lineageLua: lineage(e, v, old) is a field's 'from' after it moves from
+// epoch e at version v (both as stored strings) to a new epoch: the pair
+// "e:v" first, then the pairs of e's own lineage old, at most 8 in all
+// (newest first). Clients read it to tell that the new epoch's text holds
+// what they had under e up to v (field.go, Lineage).
+const lineageLua = `
+local function lineage(e, v, old)
+  local out, n = e .. ':' .. v, 1
+  if old then
+    for p in string.gmatch(old, '%S+') do
+      if n >= 8 then break end
+      out = out .. ' ' .. p
+      n = n + 1
+    end
+  end
+  return out
+end
+`
+
 // bumpEpoch moves a field to a new epoch if it is still under the epoch in
 // which Redis was proven to have gone back, so no version number of that
-// epoch is ever reused for other text. KEYS field. ARGV epoch, new epoch.
-// Replies {epoch, version}.
-var bumpEpochScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'epoch', 'version')
+// epoch is ever reused for other text; the new epoch's lineage names the
+// old one at the field's version (the text is the same). KEYS field. ARGV
+// epoch, new epoch. Replies {epoch, version}.
+var bumpEpochScript = redis.NewScript(lineageLua + `
+local f = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'from')
 if not f[1] then return false end
 if f[1] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'epoch', ARGV[2])
+  redis.call('HSET', KEYS[1], 'epoch', ARGV[2], 'from', lineage(f[1], f[2], f[3]))
   return {ARGV[2], tonumber(f[2])}
 end
 return {f[1], tonumber(f[2])}

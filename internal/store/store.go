@@ -249,6 +249,11 @@ type Field struct {
 	Epoch   string `json:"epoch"`
 	Version int64  `json:"version"`
 	Text    string `json:"text"`
+	// From is the epoch's lineage as stored (read it with Lineage,
+	// field.go): earlier epochs whose text this one holds, and up to which
+	// version. Empty for a field never moved. A string keeps Field
+	// comparable.
+	From string `json:"-"`
 }
 
 // Fields returns the given text fields of a room, recreating lost ones
