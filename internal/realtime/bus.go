@@ -26,6 +26,7 @@ const (
 	kindRotated  = "g" // body: the new link generation; close sockets of older ones
 	kindDevice   = "v" // body: a removed device's id; close its sockets (4003)
 	kindNotice   = "n" // body: a "notice" frame for every socket of the room
+	kindHeads    = "h" // body: a "heads" frame for the roles in Aud; drops the cached heads
 )
 
 // busState is the body of a state change: the whole state, unfiltered,

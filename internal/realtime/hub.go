@@ -80,7 +80,8 @@ type Hub struct {
 	now     func() time.Time
 	wg      sync.WaitGroup // connection handlers and room goroutines
 	sub     *store.Subscriber
-	buckets seatBuckets // flood budgets per room and seat (sockets.go)
+	buckets seatBuckets   // flood budgets per room and seat (sockets.go)
+	idc     identityCheck // the Redis identity check after resubscriptions (identity.go)
 	mu      sync.Mutex
 	rooms   map[string]*roomHub
 	conns   map[*conn]struct{}
@@ -120,6 +121,7 @@ func (h *Hub) resubscribed(id string) {
 	ok := rh != nil && rh.subscribed
 	h.mu.Unlock()
 	if ok {
+		h.idc.resubscribed() // before heads: Redis may be another data set now
 		rh.requestHeads()
 	}
 }
@@ -184,6 +186,7 @@ func (h *Hub) join(ctx context.Context, id string, tpl *templates.Template) (*ro
 	if created {
 		err := h.sub.Subscribe(ctx, id)
 		if err == nil {
+			h.rememberStoreIdentity(ctx)
 			h.mu.Lock()
 			rh.subscribed = true
 			h.mu.Unlock()

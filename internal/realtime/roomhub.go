@@ -178,6 +178,13 @@ func (rh *roomHub) dispatch(p []byte) {
 		for _, c := range conns {
 			c.deliver(body)
 		}
+	case kindHeads:
+		rh.heads.dropAll() // fields moved to new epochs (identity.go)
+		for _, c := range conns {
+			if hasRole(hd.Aud, c.p.Role) {
+				c.deliver(body)
+			}
+		}
 	}
 }
 
@@ -281,6 +288,9 @@ func headsBackoff(n int) time.Duration {
 func (rh *roomHub) sendHeads() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := rh.h.ensureStoreIdentity(ctx); err != nil {
+		return fmt.Errorf("checking the Redis identity: %w", err)
+	}
 	keys := room.TextKeys(rh.tpl)
 	snap, err := rh.h.st.Snapshot(ctx, rh.id, keys)
 	if errors.Is(err, store.ErrNoRoom) {

@@ -79,7 +79,7 @@ func (c *cluster) fields(t *testing.T, roomID string, keys ...string) map[string
 	}
 	out := map[string]fieldState{}
 	for k, f := range fs {
-		out[k] = fieldState{Epoch: f.Epoch, Version: f.Version, Text: f.Text}
+		out[k] = fieldState{Epoch: f.Epoch, Version: f.Version, Text: f.Text, From: f.From}
 	}
 	return out
 }
@@ -88,6 +88,7 @@ type fieldState struct {
 	Epoch   string
 	Version int64
 	Text    string
+	From    string // the epoch's lineage as stored (store.Field.From)
 }
 
 // logEntry is one stored update, as internal/realtime writes it.
