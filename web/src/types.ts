@@ -176,6 +176,18 @@ export interface FieldSnapshot {
   text: string;
   /** The server's signature of this text at this version (a checkpoint; docs/protocol.md). */
   sig?: string;
+  /**
+   * Earlier epochs whose text this one holds, newest first, each up to a
+   * version (the field moved to a new epoch, or was restored from one):
+   * our acknowledged updates under one of them up to there are in `text`.
+   */
+  lineage?: Lineage[];
+}
+
+/** An earlier epoch of a field, held by the current one up to `version`. */
+export interface Lineage {
+  epoch: string;
+  version: number;
 }
 
 /** An update as it travels: `changes` is ChangeSet.toJSON(). */
@@ -230,8 +242,9 @@ export interface ResetMsg {
   version: number;
   text: string;
   sig?: string;
-  /** Set when a client's checkpoint taken under that epoch was restored. */
+  /** Set when a client's checkpoint taken under that epoch was restored (also the first pair of `lineage`). */
   restoredFrom?: string;
+  lineage?: Lineage[];
 }
 export interface HeadsMsg {
   t: "heads";

@@ -193,3 +193,61 @@ test("a restore's broadcast reset that arrives after newer updates of the restor
   assert.equal(a.sync.version, 10);
   assert.equal(a.sync.unsent, 1);
 });
+
+test("an acked update is confirmed when the new epoch's lineage holds our epoch up to it, pushed again otherwise", async () => {
+  // Issue 11's duplicates: a restore moved the field from e1 to e3, then a
+  // Redis identity check moved e3 to e4 (same text). A page still under e1
+  // with an acked, unechoed update learns only of e4: its lineage names e1.
+  const lin = (...ls: [string, number][]) => ls.map(([epoch, version]) => ({ epoch, version }));
+  const inserted = (changes: unknown[]): string =>
+    JSON.stringify(changes).match(/"(?:[^"\\]|\\.)*"/g)?.map((q) => JSON.parse(q) as string).join("") ?? "";
+  for (const { name, via, snap, sends, text } of [
+    { name: "reset, e1 held up to the ack", via: "reset", snap: { epoch: "e4", version: 3, text: "abc", lineage: lin(["e3", 3], ["e1", 3]) }, sends: "!", text: "abc!" },
+    { name: "reset, e1 held below the ack", via: "reset", snap: { epoch: "e4", version: 2, text: "ab", lineage: lin(["e1", 2]) }, sends: "c!", text: "abc!" },
+    { name: "reset, e1 not in the lineage", via: "reset", snap: { epoch: "e4", version: 3, text: "abx", lineage: lin(["e0", 3]) }, sends: "c!", text: "abxc!" },
+    { name: "welcome after a reconnect", via: "welcome", snap: { epoch: "e4", version: 3, text: "abc", lineage: lin(["e3", 3], ["e1", 3]) }, sends: "!", text: "abc!" },
+    { name: "welcome without lineage", via: "welcome", snap: { epoch: "e4", version: 3, text: "abc" }, sends: "c!", text: "abcc!" },
+  ]) {
+    const a = signed("ab", 2);
+    a.type(2, "c");
+    await tick();
+    const push = a.out.shift() as PushMsg;
+    a.receive({ t: "ack", re: push.id, field: "f", version: 3 });
+    a.type(3, "!");
+    await tick();
+    assert.equal(a.out.length, 0, `${name}: waits for the echo`);
+    if (via === "welcome") {
+      a.sync.disconnected();
+      a.sync.welcome(snap);
+    } else {
+      a.receive({ t: "reset", field: "f", ...snap });
+    }
+    await tick();
+    assert.equal(a.sync.epoch, "e4", name);
+    assert.equal(a.sync.text, text, name);
+    const next = a.out.shift() as PushMsg;
+    assert.deepEqual([next?.t, next?.epoch, next?.version], ["push", "e4", snap.version], name);
+    assert.equal(inserted(next.updates.map((u) => u.changes)), sends, name);
+  }
+});
+
+test("a late reset to an epoch our lineage already holds is ignored", async () => {
+  // The restore's broadcast (e3) came through Redis after the reset of the
+  // move that followed it (e4): going back to e3 would drop the ack we got
+  // under e4, and our next push there would only be reset to e4 again.
+  const a = signed("ab", 2);
+  a.receive({ t: "reset", field: "f", epoch: "e4", version: 3, text: "abc", lineage: [{ epoch: "e3", version: 3 }, { epoch: "e1", version: 3 }] });
+  a.type(3, "!");
+  await tick();
+  const push = a.out.shift() as PushMsg;
+  assert.deepEqual([push.epoch, push.version], ["e4", 3]);
+  a.receive({ t: "ack", re: push.id, field: "f", version: 4 });
+  a.receive({ t: "reset", field: "f", epoch: "e3", version: 3, text: "abc", restoredFrom: "e1" });
+  await tick();
+  assert.equal(a.sync.epoch, "e4");
+  assert.equal(a.sync.text, "abc!");
+  assert.equal(a.out.length, 0, "nothing pushed again");
+  // Above what e4 holds of e3 it is news, and taken.
+  a.receive({ t: "reset", field: "f", epoch: "e3", version: 9, text: "abc!later" });
+  assert.equal(a.sync.epoch, "e3");
+});

@@ -38,7 +38,7 @@
 
 import { ChangeSet, EditorState, Extension, Text, Transaction, TransactionSpec } from "@codemirror/state";
 import { collab, getSyncedVersion, receiveUpdates, sendableUpdates } from "@codemirror/collab";
-import type { ClientMsg, FieldSnapshot, UpdatesMsg, WireUpdate } from "../types";
+import type { ClientMsg, FieldSnapshot, Lineage, UpdatesMsg, WireUpdate } from "../types";
 import { LIMITS } from "../types";
 import { rebaseOnto } from "./rebase";
 
@@ -162,6 +162,8 @@ export class FieldSync {
   private ackSig: { epoch: string; version: number; sig: string } | null = null;
   /** Our updates the server acknowledged whose echo has not come: pushed at `base`. */
   private acked: { base: number; count: number } | null = null;
+  /** The current epoch's lineage: earlier epochs its text holds, each up to a version. */
+  private lineage: Lineage[] = [];
   /** A restore in flight, with the server's snapshot to take if it is refused. */
   private restoring: { id: string; snap: FieldSnapshot; at: number; epoch: string; version: number } | null = null;
   /** A restore to present (again) once possible. */
@@ -194,6 +196,7 @@ export class FieldSync {
     this.checkpoint = stored;
     this.readable = opts.snapshot !== null;
     this.epoch = snap.epoch;
+    this.lineage = snap.lineage ?? [];
     this.known = snap.version;
     this.synced = Text.of(snap.text.split("\n"));
     this.detached = new DetachedHost(this.makeState(this.synced, snap.version));
@@ -460,7 +463,9 @@ export class FieldSync {
       return;
     }
     if (snap.epoch !== this.epoch || snap.version < v || (snap.version === v && snap.text !== this.synced.toString())) {
-      this.resetTo(snap);
+      // Another epoch whose lineage holds ours: what the server acknowledged
+      // to us up to there is in the snapshot, not to be pushed again.
+      this.resetTo(snap, snap.epoch !== this.epoch ? this.ackedHeldBy(snap) : 0);
     } else {
       this.known = Math.max(this.known, snap.version);
       this.expectBy = 0;
@@ -594,7 +599,12 @@ export class FieldSync {
     // too: they would never be sent. A reload for bad_changes still rebuilds.
     const same = msg.epoch === this.epoch && msg.version === this.version && msg.text === this.synced.toString();
     const olderOfOurs = msg.restoredFrom !== undefined && msg.epoch === this.epoch && msg.version < this.version;
-    if (this.reloading === null && (same || olderOfOurs)) {
+    // An epoch ours was moved on from, at no more than ours holds of it (a
+    // restore's reset that reached us after the next move's): taking it
+    // would go back, and a push there would only be reset again.
+    const ancestor = this.lineage.find((l) => l.epoch === msg.epoch);
+    const olderEpoch = msg.epoch !== this.epoch && ancestor !== undefined && msg.version <= ancestor.version;
+    if (this.reloading === null && (same || olderOfOurs || olderEpoch)) {
       if (msg.re !== undefined && this.inflight?.id === msg.re) this.inflight = null; // refused, nothing stored
       this.known = Math.max(this.known, msg.version);
       this.noteSig(msg.epoch, msg.version, msg.sig);
@@ -602,18 +612,29 @@ export class FieldSync {
       this.changed();
       return;
     }
-    // A restored checkpoint of our epoch holds what the server acknowledged
-    // to us up to its version: confirm those updates rather than push them
-    // again.
-    let confirm = 0;
-    const a = this.acked;
-    if (msg.restoredFrom && msg.restoredFrom === this.epoch && a && a.base === this.version && msg.version >= a.base + a.count) {
-      confirm = a.count;
-    }
-    this.resetTo(msg, confirm);
+    // A restored checkpoint of our epoch, or an epoch whose lineage holds
+    // ours, holds what the server acknowledged to us up to that version:
+    // confirm those updates rather than push them again.
+    this.resetTo(msg, msg.epoch !== this.epoch ? this.ackedHeldBy(msg) : 0);
     this.noteSig(msg.epoch, msg.version, msg.sig);
     this.flush();
     this.changed();
+  }
+
+  /**
+   * How many of our acknowledged, unechoed updates `snap` (under another
+   * epoch) holds: all of them when its lineage (or `restoredFrom`, from
+   * older servers) holds our epoch up to their version, else none.
+   */
+  private ackedHeldBy(snap: FieldSnapshot & { restoredFrom?: string }): number {
+    const a = this.acked;
+    if (!a || a.base !== this.version) return 0;
+    let held = -1;
+    if (snap.restoredFrom === this.epoch) held = snap.version;
+    for (const l of snap.lineage ?? []) {
+      if (l.epoch === this.epoch) held = Math.max(held, Math.min(l.version, snap.version));
+    }
+    return held >= a.base + a.count ? a.count : 0;
   }
 
   /** The server shows less than a checkpoint it signed to us (any epoch: a restored field keeps its version). */
@@ -779,7 +800,7 @@ export class FieldSync {
   }
 
   /** Replaces the document with the server's and rebases the unsent local edits on it. */
-  private resetTo(snap: { epoch: string; version: number; text: string }, confirm = 0): void {
+  private resetTo(snap: { epoch: string; version: number; text: string; lineage?: Lineage[] }, confirm = 0): void {
     this.takePendingInput();
     let unsent = sendableUpdates(this.state).map((u) => u.changes);
     const target = Text.of(snap.text.split("\n"));
@@ -794,6 +815,7 @@ export class FieldSync {
       rebased = null;
     }
     this.acked = null;
+    if (snap.epoch !== this.epoch) this.lineage = snap.lineage ?? [];
     // The snapshot holds whatever the server stored of ours; the unsent
     // edits are rebased on it as one new update.
     this.unsure = false;
