@@ -239,7 +239,7 @@ func (s *Store) push(ctx context.Context, p Push, withText bool) (PushResult, er
 	for _, e := range p.Entries {
 		args = append(args, e)
 	}
-	res, err := pushScript.Run(ctx, s.rdb, []string{k.meta(), k.field(p.Field), k.log(p.Field), k.hist(p.Field), k.inserts(), k.kept()}, args...).Slice()
+	res, err := s.runPush(ctx, []string{k.meta(), k.field(p.Field), k.log(p.Field), k.hist(p.Field), k.inserts(), k.kept()}, args)
 	if err != nil {
 		return PushResult{}, fmt.Errorf("store: push to %s: %w", p.Field, err)
 	}

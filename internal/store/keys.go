@@ -29,35 +29,33 @@
 // can be told apart.
 package store
 
-import "fmt"
-
 // keys names every Redis key of one room.
 type keys struct{ room string }
 
-func (k keys) meta() string          { return fmt.Sprintf("rr:{%s}:meta", k.room) }
-func (k keys) events() string        { return fmt.Sprintf("rr:{%s}:events", k.room) }
-func (k keys) presence() string      { return fmt.Sprintf("rr:{%s}:presence", k.room) }
-func (k keys) field(f string) string { return fmt.Sprintf("rr:{%s}:f:%s", k.room, f) }
-func (k keys) log(f string) string   { return fmt.Sprintf("rr:{%s}:log:%s", k.room, f) }
-func (k keys) hist(f string) string  { return fmt.Sprintf("rr:{%s}:hist:%s", k.room, f) }
+func (k keys) meta() string          { return "rr:{" + k.room + "}:meta" }
+func (k keys) events() string        { return "rr:{" + k.room + "}:events" }
+func (k keys) presence() string      { return "rr:{" + k.room + "}:presence" }
+func (k keys) field(f string) string { return "rr:{" + k.room + "}:f:" + f }
+func (k keys) log(f string) string   { return "rr:{" + k.room + "}:log:" + f }
+func (k keys) hist(f string) string  { return "rr:{" + k.room + "}:hist:" + f }
 
 // inserts is the per-seat insert budget: seat -> "minute used".
-func (k keys) inserts() string { return fmt.Sprintf("rr:{%s}:ins", k.room) }
+func (k keys) inserts() string { return "rr:{" + k.room + "}:ins" }
 
 // devices is the browsers bound to a seat: sha256(device secret) -> record.
-func (k keys) devices() string { return fmt.Sprintf("rr:{%s}:dev", k.room) }
+func (k keys) devices() string { return "rr:{" + k.room + "}:dev" }
 
 // tomb marks a deliberate delete, so a room without keys and without a
 // tombstone is known to be lost rather than deleted.
-func (k keys) tomb() string    { return fmt.Sprintf("rr:{%s}:deleted", k.room) }
-func (k keys) channel() string { return fmt.Sprintf("rr:{%s}", k.room) }
+func (k keys) tomb() string    { return "rr:{" + k.room + "}:deleted" }
+func (k keys) channel() string { return "rr:{" + k.room + "}" }
 
 // kept is the retention marker: written wherever the room's retention TTL
 // is set or refreshed, holding that TTL (ms) and living twice as long, so
 // it outlives the room's keys by one retention period. A room without keys
 // whose marker shows its deadline passed expired (ErrNoRoom: never
 // restored); one without keys and without a marker was lost (ErrRoomLost).
-func (k keys) kept() string { return fmt.Sprintf("rr:{%s}:kept", k.room) }
+func (k keys) kept() string { return "rr:{" + k.room + "}:kept" }
 
 // all is every key a room may have (not the tombstone).
 func (k keys) all(fields []string) []string {

@@ -52,6 +52,8 @@ type Store struct {
 	opt Options
 	lim limits.Limits
 
+	pushes pushBatcher // pushes waiting for the next pipeline (pipeline.go)
+
 	idMu          sync.Mutex // guards marker and runID
 	marker, runID string     // the Redis identity last seen (IdentityChanged)
 }
