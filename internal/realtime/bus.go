@@ -14,6 +14,14 @@ import (
 type busHeader struct {
 	Kind string   `json:"k"`
 	Aud  []string `json:"aud,omitempty"` // roles that may receive it; empty = decided per role by kind
+	// Where an updates body from the push path sits in its field's
+	// history (versions From+1 … From+N under Epoch), so a node delivers
+	// each commit once, from its own push or from the channel (deliver.go).
+	Field string `json:"f,omitempty"`
+	Epoch string `json:"e,omitempty"`
+	From  int64  `json:"v,omitempty"`
+	N     int64  `json:"n,omitempty"`
+	Node  string `json:"o,omitempty"` // the node whose push made it
 }
 
 // Kinds of bus messages.

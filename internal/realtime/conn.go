@@ -1,10 +1,12 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -57,7 +59,8 @@ type conn struct {
 	lastLimited time.Time
 	presence    presence
 
-	membersSynced bool // the room sent this socket a whole member list (guarded by rh.members.flush)
+	extended      time.Time // when the reader last moved the read deadline (reader goroutine only)
+	membersSynced bool      // the room sent this socket a whole member list (guarded by rh.members.flush)
 }
 
 func newConnID() string {
@@ -88,6 +91,32 @@ func (c *conn) deliver(b []byte) {
 func (c *conn) enqueue(b []byte) {
 	c.mu.Lock()
 	c.queueLocked(b)
+}
+
+// enqueuePair queues a and then b with one wake of the writer, so they
+// usually leave in one write (an ack and the pusher's own update).
+func (c *conn) enqueuePair(a, b []byte) {
+	c.mu.Lock()
+	if !c.welcomed {
+		c.mu.Unlock()
+		c.enqueue(a)
+		c.deliver(b)
+		return
+	}
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return
+	default:
+	}
+	if len(c.queue)+1 >= c.h.cfg.Limits.SendQueue {
+		c.mu.Unlock()
+		c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
+		return
+	}
+	c.queue = append(c.queue, a, b)
+	c.mu.Unlock()
+	c.wakeWriter()
 }
 
 // queueLocked appends b to the send queue and wakes the writer; it
@@ -196,6 +225,18 @@ func (c *conn) drain() {
 	if !c.finished {
 		_ = c.ws.SetReadDeadline(time.Now())
 	}
+}
+
+// extendReadSoon is extendRead at most once a second: moving a socket's
+// deadline on every message cost a timer update per keystroke, and a
+// second less of PongWait changes nothing.
+func (c *conn) extendReadSoon() {
+	now := time.Now()
+	if now.Sub(c.extended) < time.Second {
+		return
+	}
+	c.extended = now
+	c.extendRead()
 }
 
 // extendRead pushes the read deadline PongWait ahead, unless the
@@ -355,16 +396,50 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	c.bucket = h.buckets.acquire(p.Room+"\x00"+seatOf(p), time.Now(), h.cfg.Limits.RatePerSecond, h.cfg.Limits.RateBurst)
 	defer h.buckets.release(c.bucket)
 	for {
-		_, data, err := ws.ReadMessage()
+		buf, data, err := readMessage(ws)
 		if err != nil {
 			c.readFailed(err)
 			return
 		}
-		c.extendRead()
-		if !c.allow() {
-			continue
+		c.extendReadSoon()
+		if c.allow() {
+			c.handle(data) // keeps nothing of data (protocol.Decode copies)
 		}
-		c.handle(data)
+		releaseReadBuf(buf)
+	}
+}
+
+// readBufs recycles the buffers messages are read into: io.ReadAll (what
+// ReadMessage uses) allocated a new one per message, a sixth of the
+// bytes a node allocated under load.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readMessage reads the next message, into a pooled buffer when the
+// socket can hand out a reader (buf is nil otherwise).
+func readMessage(ws WS) (buf *bytes.Buffer, data []byte, err error) {
+	nr, ok := ws.(interface {
+		NextReader() (int, io.Reader, error)
+	})
+	if !ok {
+		_, data, err = ws.ReadMessage()
+		return nil, data, err
+	}
+	_, r, err := nr.NextReader()
+	if err != nil {
+		return nil, nil, err
+	}
+	buf = readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		releaseReadBuf(buf)
+		return nil, nil, err
+	}
+	return buf, buf.Bytes(), nil
+}
+
+func releaseReadBuf(buf *bytes.Buffer) {
+	if buf != nil && buf.Cap() <= 64<<10 {
+		readBufs.Put(buf)
 	}
 }
 

@@ -199,9 +199,20 @@ func moderatorOwned(tpl *templates.Template, key string) bool {
 }
 
 func tplHasKey(tpl *templates.Template, key string) bool {
-	for _, k := range room.TextKeys(tpl) {
-		if k == key {
-			return true
+	// Walks the template rather than building room.TextKeys: it runs on
+	// every push.
+	for _, st := range tpl.Stages {
+		for _, f := range st.Fields {
+			switch f.Kind {
+			case templates.KindReveal:
+				if key == room.RevealKey(f.ID, room.PartnerA) || key == room.RevealKey(f.ID, room.PartnerB) {
+					return true
+				}
+			case templates.KindText, templates.KindAgreement, templates.KindMirror:
+				if key == f.ID {
+					return true
+				}
+			}
 		}
 	}
 	return false

@@ -116,8 +116,10 @@ func (hs *heads) advance(key, epoch string, from int64, entries [][]byte, text s
 	if res != nil {
 		n.Base, n.SinceBytes = res.Base, res.SinceBytes
 	}
-	tail := make([][]byte, 0, len(h.Tail)+len(entries))
-	tail = append(append(tail, h.Tail...), entries...)
+	// Appending in place is safe: copies handed out by get end at their
+	// own length and are never appended to, so the array grows (and the
+	// tail is copied) only when its capacity runs out, not on every push.
+	tail := append(h.Tail, entries...)
 	if over := len(tail) - tailMax; over > 0 {
 		tail = tail[over:]
 		n.TailFrom += int64(over)

@@ -80,6 +80,7 @@ type Hub struct {
 	now     func() time.Time
 	wg      sync.WaitGroup // connection handlers and room goroutines
 	sub     *store.Subscriber
+	node    string        // this node's random name on the bus (deliver.go)
 	buckets seatBuckets   // flood budgets per room and seat (sockets.go)
 	idc     identityCheck // the Redis identity check after resubscriptions (identity.go)
 	mu      sync.Mutex
@@ -94,7 +95,7 @@ func New(st *store.Store, log *slog.Logger, cfg Config, now func() time.Time) *H
 		now = time.Now
 	}
 	h := &Hub{
-		st: st, log: log, cfg: cfg.withDefaults(), now: now,
+		st: st, log: log, cfg: cfg.withDefaults(), now: now, node: newConnID(),
 		rooms: make(map[string]*roomHub),
 		conns: make(map[*conn]struct{}),
 	}

@@ -163,22 +163,29 @@ func (c *conn) push(ctx context.Context, m protocol.In) error {
 				return nil
 			}
 		}
-		p, text, err := c.commitOf(key, h, s, ups, pp.inserted)
+		p, cm, err := c.commitOf(key, h, s, ups, pp.inserted)
 		if err != nil {
 			return err
 		}
+		c.rh.beginCommit(key) // the channel's copy waits for this push's outcome (deliver.go)
 		res, err := ps.Push(ctx, p)
 		if err != nil {
 			// The commit may or may not have happened: forget the head, and
 			// never ack. If it was stored, the echo brings it to the client.
+			c.rh.endCommit(key, false, cm.hd, nil, c, nil)
 			hs.drop(key)
 			return err
 		}
+		if res.Status != store.PushOK {
+			c.rh.endCommit(key, false, cm.hd, nil, c, nil)
+		}
 		switch res.Status {
 		case store.PushOK:
-			hs.committed(key, h.Epoch, h.Version, p.Entries, text, res)
-			c.enqueue(protocol.Encode(protocol.FieldReply{T: protocol.TAck, Re: m.ID, Field: key, Version: res.Version,
-				Sig: c.h.signField(c.p.Room, key, h.Epoch, res.Version, text)})) // a checkpoint (restore.go)
+			hs.committed(key, h.Epoch, h.Version, p.Entries, cm.text, res)
+			// The ack carries the same checkpoint as the frame (restore.go);
+			// this node's sockets get the frame without waiting for the channel.
+			ack := protocol.Encode(protocol.FieldReply{T: protocol.TAck, Re: m.ID, Field: key, Version: res.Version, Sig: cm.sig})
+			c.rh.endCommit(key, true, cm.hd, cm.frame, c, ack)
 			return nil
 		case store.PushRateLimited:
 			return protocol.Errorf(protocol.CodeRateLimited, "this seat may insert at most %d characters a minute; nothing was stored; push again later", c.h.cfg.Limits.SeatInsertPerMinute)
@@ -239,10 +246,19 @@ func (c *conn) acceptedSince(ctx context.Context, key string, h store.Head, v in
 	return out, true, nil
 }
 
+// commit is what a push delivers once Redis has it: the text it made, the
+// fan-out frame with its bus header, and the frame's checkpoint signature.
+type commit struct {
+	text  string
+	hd    busHeader
+	frame []byte
+	sig   string
+}
+
 // commitOf applies ups to h's text and builds the commit and its fan-out
 // frame (which carries each update's clientID, so the pusher's collab
 // confirms its own, rebased or not).
-func (c *conn) commitOf(key string, h store.Head, s room.State, ups []changeset.Update, inserted int) (store.Push, string, error) {
+func (c *conn) commitOf(key string, h store.Head, s room.State, ups []changeset.Update, inserted int) (store.Push, commit, error) {
 	text := h.Text
 	now := c.h.now().UnixMilli()
 	entries := make([][]byte, len(ups))
@@ -250,30 +266,32 @@ func (c *conn) commitOf(key string, h store.Head, s room.State, ups []changeset.
 	for i, u := range ups {
 		var err error
 		if text, err = u.Changes.Apply(text); err != nil {
-			return store.Push{}, "", protocol.Errorf(protocol.CodeBadChanges, "update %d does not fit the text at version %d: %v", i, h.Version+int64(i), err)
+			return store.Push{}, commit{}, protocol.Errorf(protocol.CodeBadChanges, "update %d does not fit the text at version %d: %v", i, h.Version+int64(i), err)
 		}
 		canon, err := u.Changes.MarshalJSON()
 		if err != nil {
-			return store.Push{}, "", protocol.Errorf(protocol.CodeBadChanges, "update %d: %v", i, err)
+			return store.Push{}, commit{}, protocol.Errorf(protocol.CodeBadChanges, "update %d: %v", i, err)
 		}
 		b := appendEntry(make([]byte, 0, len(canon)+len(u.ClientID)+64), u.ClientID, canon, c.p.Role, now)
 		entries[i], raws[i] = b, b
 	}
 	if n := changeset.UTF16Len(text); n > c.h.cfg.Limits.MaxFieldUnits {
-		return store.Push{}, "", protocol.Errorf(protocol.CodeTooLarge, "the field would hold %d characters; at most %d fit", n, c.h.cfg.Limits.MaxFieldUnits)
+		return store.Push{}, commit{}, protocol.Errorf(protocol.CodeTooLarge, "the field would hold %d characters; at most %d fit", n, c.h.cfg.Limits.MaxFieldUnits)
 	}
-	frame := protocol.Encode(protocol.Updates{T: protocol.TUpdates, Field: key, Epoch: h.Epoch, From: h.Version, Updates: raws,
-		Sig: c.h.signField(c.p.Room, key, h.Epoch, h.Version+int64(len(raws)), text)}) // a checkpoint (restore.go)
+	n := int64(len(raws))
+	sig := c.h.signField(c.p.Room, key, h.Epoch, h.Version+n, text) // a checkpoint (restore.go)
+	frame := protocol.Encode(protocol.Updates{T: protocol.TUpdates, Field: key, Epoch: h.Epoch, From: h.Version, Updates: raws, Sig: sig})
 	readers := room.Readers(c.p.Template, s, key)
 	aud := make([]string, len(readers))
 	for i, r := range readers {
 		aud[i] = string(r)
 	}
+	hd := busHeader{Kind: kindUpdates, Aud: aud, Field: key, Epoch: h.Epoch, From: h.Version, N: n, Node: c.h.node}
 	return store.Push{
 		Room: c.p.Room, Field: key, Seat: c.p.Seat, Rev: s.Rev, Epoch: h.Epoch, Version: h.Version,
 		Base: h.Base, SinceBytes: h.SinceBytes, Text: text, Inserted: inserted,
-		Entries: entries, Publish: encodeBus(busHeader{Kind: kindUpdates, Aud: aud}, frame),
-	}, text, nil
+		Entries: entries, Publish: encodeBus(hd, frame),
+	}, commit{text: text, hd: hd, frame: frame, sig: sig}, nil
 }
 
 // appendEntry writes the store.Entry JSON for one update. Unlike

@@ -39,6 +39,9 @@ type roomHub struct {
 	headsRunning bool // a heads goroutine is retrying
 	headsAgain   bool // another resubscription came while it ran
 
+	dmu   sync.Mutex       // orders deliveries of updates (deliver.go)
+	flows map[string]*flow // per field: how far delivered, pushes in flight, held messages
+
 	members  memberSync   // coalesced member lists (fanout.go)
 	presence roomPresence // coalesced cursor moves of local sockets (fanout.go)
 
@@ -138,12 +141,7 @@ func (rh *roomHub) dispatch(p []byte) {
 	conns, _ := rh.snapshot()
 	switch hd.Kind {
 	case kindUpdates:
-		rh.heads.observe(body) // keep the push path's cached heads current
-		for _, c := range conns {
-			if hasRole(hd.Aud, c.p.Role) {
-				c.deliver(body)
-			}
-		}
+		rh.fromChannel(hd, body) // in order, once, however it came (deliver.go)
 	case kindState:
 		rh.deliverState(conns, body)
 	case kindMembers:
