@@ -136,7 +136,7 @@ func main() {
 	flag.StringVar(&cfg.Field, "field", "wins", "text field everyone types into (must be writable by every seat in the first stage)")
 	flag.DurationVar(&cfg.Settle, "settle", 30*time.Second, "after typing stops, how long to wait for every client to catch up")
 	flag.StringVar(&cfg.Out, "out", "", "write the result to this file: .json for JSON, anything else for Markdown")
-	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "with -mode inproc: write a CPU profile of the typing window (nodes and clients together) to this file")
+	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "with -mode inproc: write a CPU profile of the typing window, or of the joins with -join-updates (nodes and clients together), to this file")
 	flag.StringVar(&cfg.MemProfile, "memprofile", "", "with -mode inproc: write a heap profile (after GC) at the end of the typing window to this file")
 	flag.StringVar(&cfg.Perf, "perf", "", "with -mode proc: record perf record -g of node 0 during the typing window into this file (needs perf)")
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "with -mode proc: use this server binary instead of building ./server")

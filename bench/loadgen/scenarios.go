@@ -199,6 +199,10 @@ func (lg *loadgen) joinTest(ctx context.Context, res *result) error {
 	}
 	fmt.Fprintln(os.Stderr, "loadgen: filled; joining")
 	time.Sleep(time.Second)
+	stopProfiles, err := lg.startProfiles() // the joins are this test's window
+	if err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	var lat []int64
 	seats := []string{"partner_b", "moderator", "partner_a"}
@@ -233,6 +237,9 @@ func (lg *loadgen) joinTest(ctx context.Context, res *result) error {
 		}()
 	}
 	wg.Wait()
+	if err := stopProfiles(); err != nil {
+		return err
+	}
 	res.Join = summarise(lat)
 	slices.Sort(res.JoinErrors)
 	return nil
