@@ -149,3 +149,26 @@ func capLineage(ls []Lineage) []Lineage {
 	}
 	return ls
 }
+
+// FuzzParseLineage: whatever a field's stored 'from' holds, parseLineage
+// never panics, keeps at most maxLineage pairs with versions ≥ 0, and what
+// it returns encodes and parses back to itself.
+func FuzzParseLineage(f *testing.F) {
+	for _, s := range []string{"", "a:1", "a:1 b:2", "a:x :3 b c:-1 d:4", "a:b:5", "e:9223372036854775807 f:9223372036854775808", " \t a:1\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ls := parseLineage(s)
+		if len(ls) > maxLineage {
+			t.Fatalf("%d pairs from %q", len(ls), s)
+		}
+		for _, l := range ls {
+			if l.Version < 0 || l.Epoch == "" {
+				t.Fatalf("bad pair %+v from %q", l, s)
+			}
+		}
+		if back := parseLineage(LineageOf(ls...)); !reflect.DeepEqual(back, ls) {
+			t.Fatalf("%q: %v encodes to %q, which parses to %v", s, ls, LineageOf(ls...), back)
+		}
+	})
+}
