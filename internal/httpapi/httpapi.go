@@ -117,8 +117,11 @@ func New(d Deps) *fiber.App {
 	app.Get("/ws/rooms/:id", a.upgrade, websocket.New(a.serveWS, websocket.Config{
 		// Origin is checked in upgrade against our own allow-list (with
 		// same-origin as the default), which Origins cannot express.
-		Origins:         []string{"*"},
-		ReadBufferSize:  4096,
+		Origins: []string{"*"},
+		// The hijacked connection already reads through fasthttp's own
+		// 4 KiB buffer, so a second one this size only cost memory per
+		// socket; 256 bytes still takes a keystroke's push in one read.
+		ReadBufferSize:  256,
 		WriteBufferSize: 4096,
 		RecoverHandler: func(c *websocket.Conn) {
 			if r := recover(); r != nil {
