@@ -140,10 +140,7 @@ func (c *conn) sendWelcome() (int, error) {
 			w.Fields[k] = c.h.fieldSnapshot(c.p.Room, k, snap.Fields[k]) // signed, with its lineage (restore.go)
 		}
 	}
-	if err := c.h.st.SetPresence(ctx, c.p.Room, c.id, mustJSON(c.presence.record())); err != nil {
-		return 1011, err
-	}
-	all, err := c.h.st.Presence(ctx, c.p.Room)
+	all, err := c.h.st.JoinPresence(ctx, c.p.Room, c.id, mustJSON(c.presence.record()))
 	if err != nil {
 		return 1011, err
 	}

@@ -75,18 +75,22 @@ func (s *Subscription) Close() error { return s.ps.Close() }
 
 // Presence: ephemeral, one hash entry per connection.
 
-// SetPresence stores a member's presence record.
-func (s *Store) SetPresence(ctx context.Context, id, member string, rec []byte) error {
+// JoinPresence stores member's presence record and returns every record
+// of the room, this one included, in one round trip (a joining socket's
+// welcome needs both).
+func (s *Store) JoinPresence(ctx context.Context, id, member string, rec []byte) (map[string]string, error) {
 	k := keys{id}.presence()
+	var all *redis.MapStringStringCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, k, member, rec)
 		p.PExpire(ctx, k, s.opt.TTL)
+		all = p.HGetAll(ctx, k)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: set presence: %w", err)
+		return nil, fmt.Errorf("store: join presence: %w", err)
 	}
-	return nil
+	return all.Val(), nil
 }
 
 // RefreshPresence renews the records of members that are still present,

@@ -169,7 +169,7 @@ func TestEveryKeyExpiresAndDeleteRemovesAll(t *testing.T) {
 	if ok, err := s.CommitState(ctx, "r", 0, []byte(`{"rev":1}`), []byte(`{"act":"x"}`), []byte("p")); !ok || err != nil {
 		t.Fatalf("commit: %v %v", ok, err)
 	}
-	if err := s.SetPresence(ctx, "r", "m1", []byte(`{}`)); err != nil {
+	if _, err := s.JoinPresence(ctx, "r", "m1", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Touch(ctx, "r", fields); err != nil {
@@ -254,10 +254,10 @@ func TestSubscribeReceivesCommitsInOrder(t *testing.T) {
 
 func TestRefreshPresenceNeverBringsBackAMemberWhoLeft(t *testing.T) {
 	s, ctx := newStore(t, DefaultOptions())
-	if err := s.SetPresence(ctx, "r", "stay", []byte(`1`)); err != nil {
+	if _, err := s.JoinPresence(ctx, "r", "stay", []byte(`1`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetPresence(ctx, "r", "gone", []byte(`1`)); err != nil {
+	if _, err := s.JoinPresence(ctx, "r", "gone", []byte(`1`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RemovePresence(ctx, "r", "gone"); err != nil {
