@@ -81,16 +81,16 @@ return out
 // The retention TTL is refreshed only when it has run down by a tenth (at
 // most an hour): each PEXPIRE is ~60 bytes of AOF, more than a keystroke.
 var pushScript = redis.NewScript(`
-local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl') or ARGV[4]) -- the room's own retention (retention.go), else the default
+local m = redis.call('HMGET', KEYS[1], 'rev', 'bytes', 'ttl')
+if not m[1] then return {'gone', 0, '', 0, 0} end
+if m[1] ~= ARGV[1] then return {'rev', 0, '', 0, 0} end
+local ttl = tonumber(m[3] or ARGV[4]) -- the room's own retention (retention.go), else the default
 local slack = math.min(3600000, math.floor(ttl / 10))
 local function touch(k)
   if redis.call('PTTL', k) < ttl - slack then redis.call('PEXPIRE', k, ttl); return true end
   return false
 end
-local m = redis.call('HMGET', KEYS[1], 'rev', 'bytes')
-if not m[1] then return {'gone', 0, '', 0, 0} end
-if m[1] ~= ARGV[1] then return {'rev', 0, '', 0, 0} end
-local f = redis.call('HMGET', KEYS[2], 'epoch', 'version', 'base', 'sb', 'lb', 'hb')
+local f = redis.call('HMGET', KEYS[2], 'epoch', 'version', 'base', 'sb', 'lb', 'hb', 'tt')
 if not f[1] then return {'epoch', 0, '', 0, 0} end
 local v = tonumber(f[2])
 local base = tonumber(f[3] or f[2])
@@ -157,10 +157,16 @@ if delta > 0 and tonumber(m[2] or 0) + delta > tonumber(ARGV[15]) then
 end
 for i = 21, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
 if pop > 0 then redis.call('LTRIM', KEYS[3], pop, -1) end
+-- Expiries are renewed at most every slack/2 ms ('tt' is the last time),
+-- not checked with three PTTLs on every keystroke.
+local now = tonumber(ARGV[10])
+local tt = tonumber(f[7] or 0)
+local renew = now - tt >= slack / 2 or now < tt
+if renew then tt = now end
 if snap then
-  redis.call('HSET', KEYS[2], 'version', nv, 'base', nbase, 'sb', nsb, 'lb', nlb - popped, 'text', ARGV[9], 'sat', ARGV[10])
+  redis.call('HSET', KEYS[2], 'version', nv, 'base', nbase, 'sb', nsb, 'lb', nlb - popped, 'text', ARGV[9], 'sat', ARGV[10], 'tt', tt)
 else
-  redis.call('HSET', KEYS[2], 'version', nv, 'sb', nsb, 'lb', nlb - popped)
+  redis.call('HSET', KEYS[2], 'version', nv, 'sb', nsb, 'lb', nlb - popped, 'tt', tt)
 end
 if rec then
   redis.call('RPUSH', KEYS[4], rec)
@@ -171,10 +177,14 @@ end
 if delta ~= 0 then redis.call('HINCRBY', KEYS[1], 'bytes', delta) end
 if ins > 0 then
   redis.call('HSET', KEYS[5], ARGV[17], ARGV[20] .. ' ' .. (used + ins))
-  if redis.call('PTTL', KEYS[5]) < 60000 then redis.call('PEXPIRE', KEYS[5], 120000) end
+  -- A seat's first insert of a minute keeps the budgets two minutes more;
+  -- later ones in that minute need not look.
+  if used == 0 then redis.call('PEXPIRE', KEYS[5], 120000) end
 end
-if touch(KEYS[1]) then redis.call('SET', KEYS[6], ttl, 'PX', 2 * ttl) end -- the retention marker follows the meta
-for i = 2, 3 do touch(KEYS[i]) end
+if renew then
+  if touch(KEYS[1]) then redis.call('SET', KEYS[6], ttl, 'PX', 2 * ttl) end -- the retention marker follows the meta
+  for i = 2, 3 do touch(KEYS[i]) end
+end
 redis.call(ARGV[5], ARGV[6], ARGV[7])
 return {'ok', nv, f[1], nbase, nsb}
 `)
