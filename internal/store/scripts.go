@@ -162,11 +162,10 @@ if pop > 0 then redis.call('LTRIM', KEYS[3], pop, -1) end
 local now = tonumber(ARGV[10])
 local tt = tonumber(f[7] or 0)
 local renew = now - tt >= slack / 2 or now < tt
-if renew then tt = now end
 if snap then
-  redis.call('HSET', KEYS[2], 'version', nv, 'base', nbase, 'sb', nsb, 'lb', nlb - popped, 'text', ARGV[9], 'sat', ARGV[10], 'tt', tt)
+  redis.call('HSET', KEYS[2], 'version', nv, 'base', nbase, 'sb', nsb, 'lb', nlb - popped, 'text', ARGV[9], 'sat', ARGV[10])
 else
-  redis.call('HSET', KEYS[2], 'version', nv, 'sb', nsb, 'lb', nlb - popped, 'tt', tt)
+  redis.call('HSET', KEYS[2], 'version', nv, 'sb', nsb, 'lb', nlb - popped)
 end
 if rec then
   redis.call('RPUSH', KEYS[4], rec)
@@ -182,6 +181,7 @@ if ins > 0 then
   if used == 0 then redis.call('PEXPIRE', KEYS[5], 120000) end
 end
 if renew then
+  redis.call('HSET', KEYS[2], 'tt', now)
   if touch(KEYS[1]) then redis.call('SET', KEYS[6], ttl, 'PX', 2 * ttl) end -- the retention marker follows the meta
   for i = 2, 3 do touch(KEYS[i]) end
 end
