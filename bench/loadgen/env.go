@@ -165,7 +165,7 @@ func buildServer(dir string) (string, error) {
 
 // startProcNode runs the server binary as its own process on a loopback
 // port, configured only through its environment, as in production.
-func startProcNode(bin, dir string, i int, redisURL string, clusterAddrs []string, gctrace bool) (*node, error) {
+func startProcNode(bin, dir string, i int, redisURL string, clusterAddrs []string, gctrace bool, extraEnv []string) (*node, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -192,6 +192,7 @@ func startProcNode(bin, dir string, i int, redisURL string, clusterAddrs []strin
 		// One line per GC cycle on stderr (the node's log): see gcUsage.
 		cmd.Env = append(cmd.Env, "GODEBUG=gctrace=1")
 	}
+	cmd.Env = append(cmd.Env, extraEnv...) // -node-env: e.g. GOGC, GOMEMLIMIT, GOMAXPROCS
 	cmd.Stdout, cmd.Stderr = n.logf, n.logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	n.started = time.Now()
@@ -402,4 +403,15 @@ func (cl *cluster) stop() {
 	for _, s := range cl.servers {
 		s.stop()
 	}
+}
+
+// nodeEnv splits -node-env ("K=V,K=V") into environment entries.
+func nodeEnv(s string) []string {
+	var out []string
+	for _, kv := range strings.Split(s, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

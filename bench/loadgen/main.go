@@ -53,6 +53,7 @@ type config struct {
 	Redis      string        `json:"redis"`
 	AOF        bool          `json:"redis_aof"`
 	NodeRedisQ string        `json:"node_redis_url_params,omitempty"`
+	NodeEnv    string        `json:"node_env,omitempty"`
 	Settle     time.Duration `json:"-"`
 	Out        string        `json:"-"`
 	CPUProfile string        `json:"-"`
@@ -128,6 +129,7 @@ func main() {
 	flag.Float64Var(&cfg.Rate, "rate", 5, "keystrokes per second per client (the server allows 40 messages/s per connection)")
 	flag.DurationVar(&cfg.Duration, "duration", 30*time.Second, "typing time (at most 10m)")
 	flag.StringVar(&cfg.Redis, "redis", "", "Redis URL (redis://… or unix://…); empty: start a private redis-server on a Unix socket")
+	flag.StringVar(&cfg.NodeEnv, "node-env", "", `with -mode proc: extra environment for the nodes, comma-separated, e.g. "GOGC=50,GOMAXPROCS=1"`)
 	flag.StringVar(&cfg.NodeRedisQ, "node-redis-params", "", `query parameters added to the nodes' Redis URL, e.g. "pool_size=100" (go-redis reads them from REDIS_URL; default pool: 10 per CPU)`)
 	flag.BoolVar(&cfg.AOF, "aof", true, "with the private redis-server: append-only file with fsync every second, as the README asks of production")
 	flag.StringVar(&cfg.Mode, "mode", "proc", `"proc": each node is the server binary in its own process (REDIS_URL, SECRET, PORT); "inproc": nodes run inside the load generator (httpapi+realtime+store, as server/wiring.go)`)
@@ -254,6 +256,8 @@ func (c *config) check() error {
 		return fmt.Errorf("-memprofile needs -mode inproc")
 	case c.Perf != "" && c.Mode != "proc":
 		return fmt.Errorf("-perf needs -mode proc")
+	case c.NodeEnv != "" && c.Mode != "proc":
+		return fmt.Errorf("-node-env needs -mode proc (in-process nodes share the load generator's runtime)")
 	case (c.MutexProfile != "" || c.BlockProfile != "") && c.Mode != "inproc":
 		return fmt.Errorf("-mutexprofile and -blockprofile need -mode inproc")
 	case c.Fields != "own" && c.Fields != "shared":
@@ -345,7 +349,7 @@ func run(cfg config, source string) (*result, error) {
 	for i := 0; i < cfg.Nodes; i++ {
 		var n *node
 		if cfg.Mode == "proc" {
-			n, err = startProcNode(bin, dir, i, nodeURL, clusterAddrs, cfg.GCTrace)
+			n, err = startProcNode(bin, dir, i, nodeURL, clusterAddrs, cfg.GCTrace, nodeEnv(cfg.NodeEnv))
 		} else {
 			n, err = startInprocNode(i, nodeURL, dir)
 		}
@@ -1047,6 +1051,9 @@ func (r *result) print(w io.Writer) {
 		c.Nodes, c.Mode, c.Rooms, c.RoomMode, c.Clients, r.Clients, c.Rate, r.WindowS, c.Redis, c.AOF)
 	if c.NodeRedisQ != "" {
 		fmt.Fprintf(w, ", nodes' Redis URL + ?%s", c.NodeRedisQ)
+	}
+	if c.NodeEnv != "" {
+		fmt.Fprintf(w, ", nodes' environment + %s", c.NodeEnv)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "keystrokes %d, pushes %d (%.0f/s), updates pushed %d, accepted in window %d (%.0f/s)\n",

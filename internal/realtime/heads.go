@@ -8,10 +8,10 @@ import (
 )
 
 // tailMax bounds the recent log entries a cached head keeps for rebasing
-// pushes that are a little behind without a Redis read: 128 versions is
-// more than ten seconds of one fast typist, and a longer tail was most of
+// pushes that are a little behind without a Redis read: 64 versions is
+// several seconds of one fast typist, and a longer tail was most of
 // a busy room's memory on the node (512 entries of ~100 bytes per field).
-const tailMax = 128
+const tailMax = 64
 
 // heads caches, for one room on this node, the head of each text field it
 // has served: epoch, version, text and the recent log tail, so a push costs
