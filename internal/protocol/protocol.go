@@ -147,7 +147,8 @@ type In struct {
 	Sig  string          `json:"sig"`
 	Room *RoomCheckpoint `json:"room"`
 
-	// Raw is the whole frame; acts decode their arguments from it.
+	// Raw is the whole frame; acts decode their arguments from it. It is
+	// only valid while the message is handled: the reader reuses the buffer.
 	Raw []byte `json:"-"`
 }
 
