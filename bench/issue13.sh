@@ -26,6 +26,8 @@ declare -A runs=(
   [abuse]="-preset abuse"
   [n1-300-always]="-preset n1-300 -appendfsync always"
   [n1-300-noaof]="-preset n1-300 -aof=false"
+  [n1-300-gogc50]="-preset n1-300 -node-env GOGC=50"
+  [n1-300-procs1]="-preset n1-300 -node-env GOMAXPROCS=1"
   [aof-20]="-preset n1-300 -rooms 20"
   [aof-20-always]="-preset n1-300 -rooms 20 -appendfsync always"
   [prof-n1-300]="-preset n1-300 -mode inproc -cpuprofile $out/$label-n1-300.cpu.pprof -memprofile $out/$label-n1-300.heap.pprof -mutexprofile $out/$label-n1-300.mutex.pprof -blockprofile $out/$label-n1-300.block.pprof"
