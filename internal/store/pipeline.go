@@ -14,10 +14,12 @@ import (
 // the node and in Redis per keystroke, and when Redis paused for a few
 // milliseconds (an fsync, a descheduled process on a busy machine) the
 // pushes that piled up each took a connection, then waited for one.
-// Here a push joins a queue; up to maxFlushers goroutines each take what
-// is queued (at most maxPipeline) and send it as one pipeline. When the
-// node is quiet a push still goes out at once, alone; under load the
-// batches grow by themselves, which is when the saved system calls count.
+// Here a push joins a queue; up to maxFlushers flushers (the pushing
+// goroutine itself when a place is free) each take what is queued (at
+// most maxPipeline) and send it as one pipeline. When the node is quiet a
+// push still goes out at once, alone, from its own goroutine; under load
+// the batches grow by themselves, which is when the saved system calls
+// count.
 // Each push is still its own script call, so each commits or not on its
 // own, atomically, exactly as before.
 
@@ -58,7 +60,9 @@ func (s *Store) runPush(ctx context.Context, keys []string, args []any) ([]any, 
 	}
 	b.mu.Unlock()
 	if start {
-		go s.flushPushes()
+		// The caller sends its own push (and whatever joined it), so a
+		// quiet node pays no hand-off to another goroutine.
+		s.flushPushes(call)
 	}
 	select {
 	case <-call.done:
@@ -68,8 +72,10 @@ func (s *Store) runPush(ctx context.Context, keys []string, args []any) ([]any, 
 	}
 }
 
-// flushPushes sends pipelines until the queue is empty.
-func (s *Store) flushPushes() {
+// flushPushes sends pipelines until the queue is empty. A caller flushing
+// for its own push (own) stops once that is sent and hands what is left
+// to a goroutine.
+func (s *Store) flushPushes(own *pushCall) {
 	b := &s.pushes
 	for {
 		b.mu.Lock()
@@ -77,6 +83,11 @@ func (s *Store) flushPushes() {
 		if n == 0 {
 			b.flushers--
 			b.mu.Unlock()
+			return
+		}
+		if own != nil && isClosed(own.done) {
+			b.mu.Unlock()
+			go s.flushPushes(nil) // keeps this flusher's place
 			return
 		}
 		batch := make([]*pushCall, n)
@@ -88,6 +99,15 @@ func (s *Store) flushPushes() {
 		}
 		b.mu.Unlock()
 		s.sendPushes(batch)
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
