@@ -8,10 +8,11 @@ import (
 )
 
 // tailMax bounds the recent log entries a cached head keeps for rebasing
-// pushes that are a little behind without a Redis read: 64 versions is
-// several seconds of one fast typist, and a longer tail was most of
-// a busy room's memory on the node (512 entries of ~100 bytes per field).
-const tailMax = 64
+// pushes that are a little behind without a Redis read: a partner 300 ms
+// away is a few versions behind, and one further back than this costs a
+// read of the log, not a refusal. Each entry is ~130 bytes per field on
+// the node (512 of them were most of a busy room's memory).
+const tailMax = 32
 
 // heads caches, for one room on this node, the head of each text field it
 // has served: epoch, version, text and the recent log tail, so a push costs

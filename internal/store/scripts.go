@@ -25,6 +25,16 @@ end
 return 1
 `)
 
+// touchRoom renews every key of a room, and its retention marker, only if
+// the room is there (an expired or deleted one stays gone). KEYS retention
+// marker, meta, then the other keys. ARGV ttlms.
+var touchRoomScript = redis.NewScript(`
+if redis.call('PEXPIRE', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', 2 * tonumber(ARGV[1]))
+for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+return 1
+`)
+
 // ensureFields returns {'ok', state, rev, gen} and then, per field, epoch,
 // version, base, snapshot text, log bytes after base, lineage ('from',
 // field.go), the number of log entries after base and those entries;

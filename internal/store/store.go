@@ -225,23 +225,12 @@ func (s *Store) Touch(ctx context.Context, id string, fields []string) error {
 	if err != nil {
 		return err
 	}
-	var meta *redis.BoolCmd
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, key := range (keys{id}).all(fields) {
-			c := p.PExpire(ctx, key, ttl)
-			if i == 0 {
-				meta = c
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	// One script: a delete between renewing the meta and writing the
+	// retention marker would otherwise leave a marker of a deleted room.
+	k := keys{id}
+	ks := append([]string{k.kept()}, k.all(fields)...)
+	if err := touchRoomScript.Run(ctx, s.rdb, ks, ttl.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("store: touch room: %w", err)
-	}
-	if meta.Val() { // only for a room that is there: an expired one stays expired
-		if err := s.rdb.Set(ctx, keys{id}.kept(), ttl.Milliseconds(), 2*ttl).Err(); err != nil {
-			return fmt.Errorf("store: touch room: %w", err)
-		}
 	}
 	return nil
 }
