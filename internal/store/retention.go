@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,22 +30,6 @@ func (s *Store) KeptUntil(ctx context.Context, id string, now time.Time) (time.T
 		return time.Time{}, s.missing(ctx, id)
 	}
 	return now.Add(d), nil
-}
-
-// roomTTL is the room's own retention period, or the store's.
-func (s *Store) roomTTL(ctx context.Context, id string) (time.Duration, error) {
-	v, err := s.rdb.HGet(ctx, keys{id}.meta(), "ttl").Result()
-	if errors.Is(err, redis.Nil) {
-		return s.opt.TTL, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("store: read retention: %w", err)
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms <= 0 {
-		return s.opt.TTL, nil
-	}
-	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // setRetentionScript records the room's retention and applies it to every

@@ -25,13 +25,15 @@ end
 return 1
 `)
 
-// touchRoom renews every key of a room, and its retention marker, only if
-// the room is there (an expired or deleted one stays gone). KEYS retention
-// marker, meta, then the other keys. ARGV ttlms.
+// touchRoom renews every key of a room for the room's own retention (the
+// meta's "ttl", else ARGV's default), and its retention marker, only if the
+// room is there (an expired or deleted one stays gone). KEYS retention
+// marker, meta, then the other keys. ARGV default ttlms.
 var touchRoomScript = redis.NewScript(`
-if redis.call('PEXPIRE', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', 2 * tonumber(ARGV[1]))
-for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+local ttl = tonumber(redis.call('HGET', KEYS[2], 'ttl') or ARGV[1])
+if redis.call('PEXPIRE', KEYS[2], ttl) == 0 then return 0 end
+redis.call('SET', KEYS[1], ttl, 'PX', 2 * ttl)
+for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
 return 1
 `)
 

@@ -221,15 +221,12 @@ func (s *Store) DeleteRoom(ctx context.Context, id string, fields []string, noti
 // Touch refreshes the retention TTL of every key of the room, so a field
 // nobody wrote for weeks does not expire while the room lives on.
 func (s *Store) Touch(ctx context.Context, id string, fields []string) error {
-	ttl, err := s.roomTTL(ctx, id) // retention.go
-	if err != nil {
-		return err
-	}
-	// One script: a delete between renewing the meta and writing the
-	// retention marker would otherwise leave a marker of a deleted room.
+	// One script, which also reads the room's retention (retention.go): a
+	// delete between renewing the meta and writing the retention marker
+	// would otherwise leave a marker of a deleted room.
 	k := keys{id}
 	ks := append([]string{k.kept()}, k.all(fields)...)
-	if err := touchRoomScript.Run(ctx, s.rdb, ks, ttl.Milliseconds()).Err(); err != nil {
+	if err := touchRoomScript.Run(ctx, s.rdb, ks, s.ttlms()).Err(); err != nil {
 		return fmt.Errorf("store: touch room: %w", err)
 	}
 	return nil
