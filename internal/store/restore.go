@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -81,9 +84,11 @@ func (s *Store) RestoreField(ctx context.Context, id, field, epoch string, versi
 // state notice) is published when the room was restored.
 //
 // role is whose view state is. A partner's view lacks what only the
-// moderator may read, so a room restored from one is marked, and the
-// moderator's view at the same rev or a later one replaces it (nothing
-// was decided since that the moderator's view lacks).
+// moderator or the other partner may read, so a room restored from one is
+// marked (restoredBy): the moderator's view at the same rev or a later one
+// replaces it (nothing was decided since that the moderator's view lacks),
+// and the other partner's view of the same rev is merged into it
+// (MergeRestoredRoom).
 func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte) (bool, error) {
 	k := keys{id}
 	n, err := restoreRoomScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.kept()},
@@ -96,6 +101,85 @@ func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, cre
 	}
 	return n == 1, nil
 }
+
+// RestoredRoom is a room's state as the meta holds it, with the seats whose
+// views it was restored from.
+type RestoredRoom struct {
+	State []byte // as stored: its own rev field is 0, Rev is the one
+	Rev   int64
+	// By lists the seats whose views the state holds (the meta's
+	// restoredBy, comma-separated): empty for a room never restored from a
+	// checkpoint, "moderator" once the moderator's view replaced it.
+	By []string
+}
+
+// MayMerge reports whether role's view of the same rev may still add to
+// the state: it was restored from partners' views only (the moderator's is
+// the whole state, nothing is merged into it), and not from role's yet.
+func (r RestoredRoom) MayMerge(role string) bool {
+	if len(r.By) == 0 || role == "moderator" || slices.Contains(r.By, "moderator") {
+		return false
+	}
+	return !slices.Contains(r.By, role)
+}
+
+// RestoredRoom reads the room's state, rev and restoredBy. A room without
+// meta is ErrNoRoom (deleted or expired) or ErrRoomLost.
+func (s *Store) RestoredRoom(ctx context.Context, id string) (RestoredRoom, error) {
+	v, err := s.rdb.HMGet(ctx, keys{id}.meta(), "state", "rev", "restoredBy").Result()
+	if err != nil {
+		return RestoredRoom{}, fmt.Errorf("store: load restored state: %w", err)
+	}
+	st, _ := v[0].(string)
+	rs, _ := v[1].(string)
+	by, _ := v[2].(string)
+	if st == "" {
+		return RestoredRoom{}, s.missing(ctx, id)
+	}
+	r := RestoredRoom{State: []byte(st)}
+	if r.Rev, err = strconv.ParseInt(rs, 10, 64); err != nil {
+		return RestoredRoom{}, fmt.Errorf("store: room %s has a bad rev %q: %w", id, rs, err)
+	}
+	if by != "" {
+		r.By = strings.Split(by, ",")
+	}
+	return r, nil
+}
+
+// MergeRestoredRoom writes state (the caller's merge of what the room was
+// restored from and role's view, room.MergeView) if the room is still at
+// rev and still restored from exactly by, adds role to restoredBy, and
+// publishes payload (the state notice), atomically. It reports false when
+// either changed since they were read (an act moved the rev, another view
+// was merged, the moderator's replaced the state): read again and decide
+// again. The rev does not move: the merged state is the same state, whole
+// where it was partial.
+func (s *Store) MergeRestoredRoom(ctx context.Context, id string, rev int64, by []string, role string, state, payload []byte) (bool, error) {
+	k := keys{id}
+	was := strings.Join(by, ",")
+	now := strings.Join(append(slices.Clone(by), role), ",")
+	n, err := mergeRoomScript.Run(ctx, s.rdb, []string{k.meta()}, rev, was, now, state, s.pubcmd(), k.channel(), payload).Int()
+	if err != nil {
+		return false, fmt.Errorf("store: merge a restored room: %w", err)
+	}
+	if n < 0 {
+		return false, s.missing(ctx, id)
+	}
+	return n == 1, nil
+}
+
+// mergeRoom: KEYS meta. ARGV rev, restoredBy expected, restoredBy to
+// write, state, pubcmd, channel, payload. Replies 1 written, 0 the rev or
+// restoredBy changed, -1 no meta. Only a guard: what to merge is decided
+// in Go (it needs the template).
+var mergeRoomScript = redis.NewScript(`
+local m = redis.call('HMGET', KEYS[1], 'rev', 'restoredBy')
+if not m[1] then return -1 end
+if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'restoredBy', ARGV[3])
+redis.call(ARGV[5], ARGV[6], ARGV[7])
+return 1
+`)
 
 // restoreField: KEYS meta, tombstone, field, log, retention marker. ARGV
 // version, text, new epoch, ttlms, now (ms), pubcmd, channel, payload, the
