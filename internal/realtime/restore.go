@@ -154,7 +154,9 @@ func (c *conn) restoreField(ctx context.Context, m protocol.In) error {
 // meta from it when the room was lost. Only the presenting seat's own view
 // is accepted (so the role in the MAC is the socket's), and the view of a
 // partner lacks what only others may read: the moderator's view is the
-// whole state. Text fields come back by their own checkpoints.
+// whole state, and replaces a partner's; a partner's view of the rev the
+// room was restored at from the other partner's is merged into it
+// (mergeRoom). Text fields come back by their own checkpoints.
 func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	rc := m.Room
 	if rc.Role != c.p.Role {
@@ -181,9 +183,57 @@ func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	}
 	if ok {
 		c.h.log.Info("restored a lost room from a checkpoint", "room", c.p.Room, "role", c.p.Role, "rev", s.Rev)
+	} else if room.Role(c.p.Role).IsPartner() {
+		if err := c.mergeRoom(ctx, s); err != nil {
+			return err
+		}
 	}
 	c.enqueue(protocol.Encode(protocol.Reply{T: protocol.TOK, Re: m.ID}))
 	return nil
+}
+
+// mergeRoom adds to a room restored from the other partner's view what
+// this partner's verified view (of the same rev) holds that only this
+// partner could read: private values, its break reason, its hold
+// (room.MergeView decides; the store's script only guards the write with
+// the rev and restoredBy it was decided on). A view of another rev, a room
+// the moderator's view restored, one never restored, or one that already
+// holds this seat's view is left as it is: the presenter gets ok all the
+// same, as before (the room is there).
+func (c *conn) mergeRoom(ctx context.Context, view room.State) error {
+	tpl, role := c.p.Template, room.Role(c.p.Role)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		r, err := c.h.st.RestoredRoom(ctx, c.p.Room)
+		if err != nil {
+			return err
+		}
+		if !r.MayMerge(c.p.Role) || r.Rev != view.Rev {
+			return nil
+		}
+		base, err := decodeState(r.State, r.Rev)
+		if err != nil {
+			return err
+		}
+		merged, ok := room.MergeView(tpl, base, view, role)
+		if !ok {
+			// Signed, but not a view of the state restored at this rev
+			// (a history Redis went back on): nothing of it is taken.
+			c.h.log.Warn("a partner's view does not fit the restored room state; not merged", "room", c.p.Room, "role", c.p.Role, "rev", view.Rev)
+			return nil
+		}
+		stored := merged
+		stored.Rev = 0 // the rev lives beside the state in the meta
+		payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: mustJSON(merged)}))
+		done, err := c.h.st.MergeRestoredRoom(ctx, c.p.Room, r.Rev, r.By, c.p.Role, mustJSON(stored), payload)
+		if err != nil {
+			return err
+		}
+		if done {
+			c.h.log.Info("merged a partner's view into a restored room", "room", c.p.Room, "role", c.p.Role, "rev", r.Rev, "restoredBy", r.By)
+			return nil
+		}
+	}
+	return nil // the room kept changing under us: what changed it decided
 }
 
 // tellLost tells this node's sockets of the room that its data is gone:

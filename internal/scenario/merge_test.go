@@ -1,0 +1,133 @@
+package scenario_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"repairroom/internal/client"
+	"repairroom/internal/room"
+	"repairroom/internal/testnode"
+)
+
+// TestWipedSelfGuidedRoomKeepsBothPartnersPrivateAnswers: in a
+// self-guided room (no moderator, so no seat holds the whole state) each
+// partner answered a private question ("Do I want to try to repair?",
+// visible to its owner only), on two nodes. Redis is wiped (FLUSHALL); the
+// next act finds the room lost, both partners are told and present their
+// views. The room is restored from the first view and the second is merged
+// into it: Redis holds both answers, and after the next change each
+// partner's view still shows its own answer and only that the other
+// answered — never what.
+func TestWipedSelfGuidedRoomKeepsBothPartnersPrivateAnswers(t *testing.T) {
+	cl := startCluster(t, 2, testnode.Options{})
+	r := cl.nodes[0].CreateRoom(t, "decide", "self")
+	opts := client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond}
+	a := cl.dial(t, 0, r, "partner_a", opts)
+	b := cl.dial(t, 1, r, "partner_b", opts)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range cl.nodes {
+				t.Logf("node %d log:\n%s", i, n.Log.String())
+			}
+		}
+	})
+	const answerA, answerB = "Not yet", "I don't know"
+	act(t, a, map[string]any{"act": "value.set", "field": "want_a", "value": answerA})
+	act(t, b, map[string]any{"act": "value.set", "field": "want_b", "value": answerB})
+	// Both hold their signed view of the same rev: their own answer, and
+	// the other's as answered.
+	before := waitState(t, a, "partner_a's view of both answers", func(s room.State) bool { return s.Answered["want_b"] })
+	waitState(t, b, "partner_b's view of both answers", func(s room.State) bool {
+		return s.Answered["want_a"] && s.Rev == before.Rev
+	})
+
+	ctx := ctxFor(t)
+	if err := cl.rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The act finds the room lost: every socket of the room is told.
+	if _, err := a.Act(ctx, map[string]any{"act": "ready", "ready": true}); codeOf(err) != "room_lost" {
+		t.Fatalf("an act on the wiped room: %v, want room_lost", err)
+	}
+
+	// Redis comes to hold both answers, at the rev the views were of.
+	var stored room.State
+	for {
+		m, err := cl.nodes[0].Store.Meta(ctx, r.ID)
+		stored = room.State{}
+		if err == nil && json.Unmarshal(m.State, &stored) == nil &&
+			len(stored.Values["want_a"]) > 0 && len(stored.Values["want_b"]) > 0 {
+			stored.Rev = m.Rev
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("Redis never held both answers: %s (%v)", m.State, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, want := string(stored.Values["want_a"]), mustJSON(t, answerA); got != want {
+		t.Errorf("partner_a's answer came back as %s, want %s", got, want)
+	}
+	if got, want := string(stored.Values["want_b"]), mustJSON(t, answerB); got != want {
+		t.Errorf("partner_b's answer came back as %s, want %s", got, want)
+	}
+	if stored.Rev != before.Rev || stored.Answered["want_a"] || stored.Answered["want_b"] {
+		t.Errorf("restored at rev %d (views of %d), answered markers %v", stored.Rev, before.Rev, stored.Answered)
+	}
+	merges := 0
+	for _, n := range cl.nodes {
+		merges += strings.Count(n.Log.String(), "merged a partner's view")
+	}
+	if merges != 1 {
+		t.Errorf("%d merges logged, want 1", merges)
+	}
+
+	// The next change sends each partner its view of the merged state.
+	act(t, b, map[string]any{"act": "ready", "ready": true})
+	for _, p := range []struct {
+		name       string
+		cl         *client.Client
+		own, other string
+		answer     string
+	}{
+		{"partner_a", a, "want_a", "want_b", answerA},
+		{"partner_b", b, "want_b", "want_a", answerB},
+	} {
+		s := waitState(t, p.cl, p.name+"'s view after the restore", func(s room.State) bool { return s.Rev > before.Rev })
+		if got := string(s.Values[p.own]); got != mustJSON(t, p.answer) {
+			t.Errorf("%s's own answer in its view: %q, want %q", p.name, got, p.answer)
+		}
+		if v, ok := s.Values[p.other]; ok || !s.Answered[p.other] {
+			t.Errorf("%s's view of the other's answer: value %s, answered %v; want only answered", p.name, v, s.Answered[p.other])
+		}
+	}
+	// Nothing ever told a partner the other's answer.
+	noLeakOf(t, "partner_a", a, `"want_b":`+mustJSON(t, answerB))
+	noLeakOf(t, "partner_b", b, `"want_a":`+mustJSON(t, answerA))
+	for _, c := range []*client.Client{a, b} {
+		if err := c.Err(); err != nil {
+			t.Errorf("a client stopped: %v", err)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// noLeakOf checks that no frame cl received contains secret.
+func noLeakOf(t *testing.T, who string, cl *client.Client, secret string) {
+	t.Helper()
+	for _, f := range cl.Frames() {
+		if strings.Contains(string(f), secret) {
+			t.Fatalf("%s received %s in %s", who, secret, f)
+		}
+	}
+}
