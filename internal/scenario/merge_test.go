@@ -76,12 +76,13 @@ func TestWipedSelfGuidedRoomKeepsBothPartnersPrivateAnswers(t *testing.T) {
 	if stored.Rev != before.Rev || stored.Answered["want_a"] || stored.Answered["want_b"] {
 		t.Errorf("restored at rev %d (views of %d), answered markers %v", stored.Rev, before.Rev, stored.Answered)
 	}
-	merges := 0
+	merges, misfits := 0, 0
 	for _, n := range cl.nodes {
 		merges += strings.Count(n.Log.String(), "merged a partner's view")
+		misfits += strings.Count(n.Log.String(), "does not fit the restored room state")
 	}
-	if merges != 1 {
-		t.Errorf("%d merges logged, want 1", merges)
+	if merges != 1 || misfits != 0 {
+		t.Errorf("%d merges logged, want 1; %d views refused as not fitting, want 0", merges, misfits)
 	}
 
 	// The next change sends each partner its view of the merged state.
