@@ -1,10 +1,14 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestMergeRestoredRoomGuardsRevAndRestoredBy: a room restored from
@@ -86,5 +90,28 @@ func TestMergeRestoredRoomGuardsRevAndRestoredBy(t *testing.T) {
 	}
 	if ok, err := s.MergeRestoredRoom(ctx, id, 5, []string{"moderator"}, "partner_b", []byte(`{}`), []byte("x")); ok || !errors.Is(err, ErrNoRoom) {
 		t.Fatalf("merge into a deleted room: %v %v, want ErrNoRoom", ok, err)
+	}
+}
+
+// TestMergeRestoredRoomOnEmbeddedStore: the merge's script runs on the
+// embedded store (miniredis, when REDIS_URL is unset) too.
+func TestMergeRestoredRoomOnEmbeddedStore(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{mr.Addr()}})
+	defer rdb.Close()
+	s := New(rdb, DefaultOptions())
+	ctx := context.Background()
+	if ok, err := s.RestoreRoom(ctx, "r", "partner_b", "checkin", "self", time.Now(), []byte(`{"b":1}`), 2, 1, []byte(`{}`), []byte("s")); !ok || err != nil {
+		t.Fatalf("restore: %v %v", ok, err)
+	}
+	r, err := s.RestoredRoom(ctx, "r")
+	if err != nil || !r.MayMerge("partner_a") {
+		t.Fatalf("restored room %+v %v", r, err)
+	}
+	if ok, err := s.MergeRestoredRoom(ctx, "r", r.Rev, r.By, "partner_a", []byte(`{"a":1,"b":1}`), []byte("m")); !ok || err != nil {
+		t.Fatalf("merge: %v %v", ok, err)
+	}
+	if r, err = s.RestoredRoom(ctx, "r"); err != nil || string(r.State) != `{"a":1,"b":1}` || !slices.Equal(r.By, []string{"partner_b", "partner_a"}) {
+		t.Fatalf("after the merge %+v %v", r, err)
 	}
 }
