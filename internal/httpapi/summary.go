@@ -93,6 +93,11 @@ func (a *api) setRetention(c *fiber.Ctx) error {
 		}
 		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
 	}
+	// Recorded in the room state too, so every seat's signed view carries
+	// it and a room rebuilt after Redis lost its data keeps this period.
+	if err := a.Hub.RecordRetention(ctx, id, room.Role(z.claims.Role), req.Days); err != nil {
+		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")
+	}
 	until, err := a.Store.KeptUntil(ctx, id, a.Now())
 	if err != nil {
 		return apiError(c, fiber.StatusServiceUnavailable, "unavailable", "storage is not reachable; try again")

@@ -177,7 +177,8 @@ func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	stored := s
 	stored.Rev = 0 // the rev lives beside the state in the meta
 	payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: mustJSON(s)}))
-	ok, err := c.h.st.RestoreRoom(ctx, c.p.Room, c.p.Role, s.Template, string(s.Mode), s.Started, mustJSON(stored), s.Rev, c.p.Gen, mustJSON(s.Names), payload)
+	ok, err := c.h.st.RestoreRoom(ctx, c.p.Room, c.p.Role, s.Template, string(s.Mode), s.Started, mustJSON(stored), s.Rev, c.p.Gen, mustJSON(s.Names), payload,
+		time.Duration(c.h.retentionOf(s))*24*time.Hour) // the period its people chose (retention.go)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,9 @@ const (
 	ActQuestionAnswer = "question.answer" // {field, item, text}
 	ActQuestionStatus = "question.status" // {field, item, status}
 	ActSessionEnd     = "session.end"     // {}
+	// ActRetentionSet names the event of a retention change (Hub.RecordRetention);
+	// it is not an act Apply accepts: the HTTP API changes retention.
+	ActRetentionSet = "retention.set" // detail {days}
 )
 
 // Action is a request to change the room, decoded from a client's

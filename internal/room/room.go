@@ -109,6 +109,13 @@ type State struct {
 	// agreed last time". Its shape belongs to httpapi (practice_carry.go);
 	// it held only what both partners could read in the earlier room.
 	Carried json.RawMessage `json:"carried,omitempty"`
+
+	// RetentionDays is the period its people chose for keeping the room
+	// (0: the server's default). The store enforces it; it is recorded here,
+	// never by Apply, so every seat's signed view carries it and a room
+	// rebuilt from those views after Redis lost its data keeps that period
+	// instead of the default (a shorter choice is a privacy choice).
+	RetentionDays int `json:"retentionDays,omitempty"`
 }
 
 // Mark is a sign-off or a mirror confirmation, made against one version of

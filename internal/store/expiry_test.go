@@ -70,7 +70,7 @@ func TestExpiredRoomIsNeverRestored(t *testing.T) {
 			if _, err := s.RestoreField(ctx, tc.id, "f", NewEpoch(), 5, "text", NewEpoch(), []byte("r")); !errors.Is(err, tc.want) {
 				t.Fatalf("restore field before the room: %v, want %v", err, tc.want)
 			}
-			ok, err := s.RestoreRoom(ctx, tc.id, "partner_a", "checkin", "self", time.Now(), []byte(`{}`), 3, 1, []byte(`{}`), []byte("s"))
+			ok, err := s.RestoreRoom(ctx, tc.id, "partner_a", "checkin", "self", time.Now(), []byte(`{}`), 3, 1, []byte(`{}`), []byte("s"), 0)
 			if ok != tc.restore || (tc.restore && err != nil) || (!tc.restore && !errors.Is(err, ErrNoRoom)) {
 				t.Fatalf("restore room: %v %v, want restored=%v", ok, err, tc.restore)
 			}

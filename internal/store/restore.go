@@ -88,11 +88,18 @@ func (s *Store) RestoreField(ctx context.Context, id, field, epoch string, versi
 // marked (restoredBy): the moderator's view at the same rev or a later one
 // replaces it (nothing was decided since that the moderator's view lacks),
 // and the other partner's view of the same rev is merged into it
-// (MergeRestoredRoom).
-func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte) (bool, error) {
+// (MergeRestoredRoom). retention is the room's own period as its state
+// recorded it (0: the server's default).
+func (s *Store) RestoreRoom(ctx context.Context, id, role, tpl, mode string, created time.Time, state []byte, rev, gen int64, names, payload []byte, retention time.Duration) (bool, error) {
 	k := keys{id}
+	ttl, own := s.ttlms(), ""
+	if retention >= time.Second {
+		// The period its people chose (recorded in the state every seat's
+		// view carries): kept, as SetRetention keeps it, in the meta.
+		ttl, own = retention.Milliseconds(), "1"
+	}
 	n, err := restoreRoomScript.Run(ctx, s.rdb, []string{k.meta(), k.tomb(), k.kept()},
-		tpl, mode, created.UTC().Format(time.RFC3339), state, rev, gen, names, s.ttlms(), s.pubcmd(), k.channel(), payload, role).Int()
+		tpl, mode, created.UTC().Format(time.RFC3339), state, rev, gen, names, ttl, s.pubcmd(), k.channel(), payload, role, own).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: restore room: %w", err)
 	}
@@ -212,7 +219,8 @@ return {'ok', ARGV[3], v}
 `)
 
 // restoreRoom: KEYS meta, tombstone, retention marker. ARGV tpl, mode,
-// created, state, rev, gen, names, ttlms, pubcmd, channel, payload, role.
+// created, state, rev, gen, names, ttlms, pubcmd, channel, payload, role,
+// own ("1": ttlms is the room's own retention, kept in the meta as "ttl").
 // Replies 1 restored, 0 the meta exists, -1 deleted or expired.
 var restoreRoomScript = redis.NewScript(expiredLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -226,6 +234,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 if redis.call('EXISTS', KEYS[2]) == 1 or expired(KEYS[3]) then return -1 end
 redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0, 'restoredBy', ARGV[12])
+if ARGV[13] == '1' then redis.call('HSET', KEYS[1], 'ttl', ARGV[8]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call('SET', KEYS[3], ARGV[8], 'PX', 2 * tonumber(ARGV[8]))
 redis.call(ARGV[9], ARGV[10], ARGV[11])

@@ -23,7 +23,7 @@ func TestMergeRestoredRoomGuardsRevAndRestoredBy(t *testing.T) {
 	if r, err := s.RestoredRoom(ctx, id); !errors.Is(err, ErrRoomLost) {
 		t.Fatalf("a room never created: %+v %v, want ErrRoomLost", r, err)
 	}
-	if ok, err := s.RestoreRoom(ctx, id, "partner_a", "checkin", "self", time.Now(), []byte(`{"a":1}`), 5, 1, []byte(`{}`), []byte("s")); !ok || err != nil {
+	if ok, err := s.RestoreRoom(ctx, id, "partner_a", "checkin", "self", time.Now(), []byte(`{"a":1}`), 5, 1, []byte(`{}`), []byte("s"), 0); !ok || err != nil {
 		t.Fatalf("restore: %v %v", ok, err)
 	}
 	r, err := s.RestoredRoom(ctx, id)
@@ -70,7 +70,7 @@ func TestMergeRestoredRoomGuardsRevAndRestoredBy(t *testing.T) {
 	}
 
 	// The moderator's view of the same rev replaces the partners' merge.
-	if ok, err := s.RestoreRoom(ctx, id, "moderator", "checkin", "self", time.Now(), []byte(`{"all":1}`), 5, 1, []byte(`{}`), []byte("m")); !ok || err != nil {
+	if ok, err := s.RestoreRoom(ctx, id, "moderator", "checkin", "self", time.Now(), []byte(`{"all":1}`), 5, 1, []byte(`{}`), []byte("m"), 0); !ok || err != nil {
 		t.Fatalf("moderator's restore: %v %v", ok, err)
 	}
 	r, err = s.RestoredRoom(ctx, id)
@@ -101,7 +101,7 @@ func TestMergeRestoredRoomOnEmbeddedStore(t *testing.T) {
 	defer rdb.Close()
 	s := New(rdb, DefaultOptions())
 	ctx := context.Background()
-	if ok, err := s.RestoreRoom(ctx, "r", "partner_b", "checkin", "self", time.Now(), []byte(`{"b":1}`), 2, 1, []byte(`{}`), []byte("s")); !ok || err != nil {
+	if ok, err := s.RestoreRoom(ctx, "r", "partner_b", "checkin", "self", time.Now(), []byte(`{"b":1}`), 2, 1, []byte(`{}`), []byte("s"), 0); !ok || err != nil {
 		t.Fatalf("restore: %v %v", ok, err)
 	}
 	r, err := s.RestoredRoom(ctx, "r")

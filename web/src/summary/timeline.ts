@@ -46,6 +46,8 @@ export function describeEvent(act: string, who: string, detail: Record<string, u
       return `${who} set a question aside or reopened it`;
     case "session.end":
       return `${who} ended the session`;
+    case "retention.set":
+      return `${who} changed how long the room is kept`;
     case "question.add":
       return `${who} asked a question`;
     case "question.answer":
