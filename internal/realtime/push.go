@@ -169,15 +169,14 @@ func (c *conn) push(ctx context.Context, m protocol.In) error {
 		}
 		c.rh.beginCommit(key) // the channel's copy waits for this push's outcome (deliver.go)
 		res, err := ps.Push(ctx, p)
+		if err != nil || res.Status != store.PushOK {
+			c.rh.endCommit(key, false, cm.hd, nil, c, nil) // releases what the channel brought meanwhile
+		}
 		if err != nil {
 			// The commit may or may not have happened: forget the head, and
 			// never ack. If it was stored, the echo brings it to the client.
-			c.rh.endCommit(key, false, cm.hd, nil, c, nil)
 			hs.drop(key)
 			return err
-		}
-		if res.Status != store.PushOK {
-			c.rh.endCommit(key, false, cm.hd, nil, c, nil)
 		}
 		switch res.Status {
 		case store.PushOK:
