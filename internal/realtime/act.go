@@ -7,6 +7,7 @@ import (
 
 	"repairroom/internal/protocol"
 	"repairroom/internal/room"
+	"repairroom/internal/store"
 	"repairroom/internal/templates"
 )
 
@@ -44,6 +45,22 @@ func (h *Hub) applyAct(ctx context.Context, id string, tpl *templates.Template, 
 			}
 		}
 	}
+	return h.commitChange(ctx, id, keys, func(snap store.Snapshot, s room.State) (room.State, *room.Event, error) {
+		env := room.Env{Now: h.now(), Versions: map[string]int64{}, NewID: newConnID, BreakReturnAfter: h.cfg.Limits.BreakReturnAfter}
+		for k, f := range snap.Fields {
+			env.Versions[k] = f.Version
+		}
+		ns, ev, err := room.Apply(tpl, s, role, a, env)
+		return ns, &ev, err
+	})
+}
+
+// commitChange decides a new room state from the current one (decide
+// sees the state and the texts of keys) and commits it with a
+// compare-and-set on the state's rev, deciding again when another change
+// came first. Every socket of the room receives it. A nil event from
+// decide means there is nothing to change.
+func (h *Hub) commitChange(ctx context.Context, id string, keys []string, decide func(store.Snapshot, room.State) (room.State, *room.Event, error)) error {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		snap, err := h.st.Snapshot(ctx, id, keys)
 		if err != nil {
@@ -53,16 +70,12 @@ func (h *Hub) applyAct(ctx context.Context, id string, tpl *templates.Template, 
 		if err != nil {
 			return err
 		}
-		env := room.Env{Now: h.now(), Versions: map[string]int64{}, NewID: newConnID, BreakReturnAfter: h.cfg.Limits.BreakReturnAfter}
-		for k, f := range snap.Fields {
-			env.Versions[k] = f.Version
-		}
-		ns, ev, err := room.Apply(tpl, s, role, a, env)
-		if err != nil {
+		ns, ev, err := decide(snap, s)
+		if err != nil || ev == nil {
 			return err
 		}
 		ns.Rev = s.Rev + 1
-		stateJSON, evJSON := mustJSON(ns), mustJSON(ev)
+		stateJSON, evJSON := mustJSON(ns), mustJSON(*ev)
 		payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: stateJSON, Event: evJSON}))
 		ok, err := h.st.CommitState(ctx, id, s.Rev, stateJSON, evJSON, payload)
 		if err != nil {

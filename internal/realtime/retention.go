@@ -3,8 +3,8 @@ package realtime
 import (
 	"context"
 
-	"repairroom/internal/protocol"
 	"repairroom/internal/room"
+	"repairroom/internal/store"
 )
 
 // RecordRetention writes the retention period its people chose (days; the
@@ -13,33 +13,14 @@ import (
 // it, and a room rebuilt from those views after Redis lost its data keeps
 // that period (restore.go) instead of the server's default.
 func (h *Hub) RecordRetention(ctx context.Context, id string, by room.Role, days int) error {
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		b, rev, err := h.st.State(ctx, id)
-		if err != nil {
-			return err
-		}
-		s, err := decodeState(b, rev)
-		if err != nil {
-			return err
-		}
+	return h.commitChange(ctx, id, nil, func(_ store.Snapshot, s room.State) (room.State, *room.Event, error) {
 		if s.RetentionDays == days {
-			return nil
+			return s, nil, nil
 		}
 		ns := s.Clone()
 		ns.RetentionDays = days
-		ns.Rev = s.Rev + 1
-		ev := room.Event{Act: room.ActRetentionSet, By: by, At: h.now(), Detail: map[string]any{"days": days}}
-		stateJSON, evJSON := mustJSON(ns), mustJSON(ev)
-		payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: stateJSON, Event: evJSON}))
-		ok, err := h.st.CommitState(ctx, id, s.Rev, stateJSON, evJSON, payload)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-	}
-	return protocol.Errorf(protocol.CodeUnavailable, "the room is changing too fast; try again")
+		return ns, &room.Event{Act: room.ActRetentionSet, By: by, At: h.now(), Detail: map[string]any{"days": days}}, nil
+	})
 }
 
 // retentionOf is the period a restored room is kept for: the one recorded
