@@ -28,16 +28,17 @@ function redisSocket() {
   return m ? pathJoin(m[2], "redis.sock") : null;
 }
 
-describe("a wiped Redis comes back from the browsers' checkpoints", () => {
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+// One server and one browser for both kinds of loss below.
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
 
+describe("a wiped Redis comes back from the browsers' checkpoints", () => {
   it("restores the room and every acknowledged word after FLUSHALL", { timeout: 90_000 }, async (t) => {
     const sock = redisSocket();
     if (!sock) {
@@ -126,15 +127,6 @@ async function startRedisLike(dir) {
 }
 
 describe("a Redis that comes back older than what it acknowledged (power loss)", () => {
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
   it("keeps every word the pages saw acknowledged after kill -9 and a restart from an older AOF", { timeout: 120_000 }, async (t) => {
     const child = redisChild();
     if (!child) {

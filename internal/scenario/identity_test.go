@@ -5,11 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"repairroom/internal/client"
 	"repairroom/internal/store"
-	"repairroom/internal/testnode"
 )
 
 // TestRedisRestartedFromAnOlderCopyMovesIdleFieldsToNewEpochs: Redis is
@@ -20,14 +17,7 @@ import (
 // fields it serves to a new epoch: the heads carry it, the clients reset,
 // and later typing never gives a version number a second text.
 func TestRedisRestartedFromAnOlderCopyMovesIdleFieldsToNewEpochs(t *testing.T) {
-	red := startAOFRedis(t)
-	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: red.sock, MaxRetries: 1,
-		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
-	t.Cleanup(func() { _ = rdb.Close() })
-	cl := &cluster{rdb: rdb}
-	for i := 0; i < 2; i++ {
-		cl.nodes = append(cl.nodes, testnode.Start(t, rdb, testnode.Options{AllowedOrigins: []string{origin}}))
-	}
+	red, cl := startAOFCluster(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i, n := range cl.nodes {

@@ -28,6 +28,22 @@ type aofRedis struct {
 	cmd  *exec.Cmd
 }
 
+// startAOFCluster runs two nodes on a private redis-server this test may
+// kill and restart (startAOFRedis), through a client that gives up quickly
+// while it is down.
+func startAOFCluster(t *testing.T) (*aofRedis, *cluster) {
+	t.Helper()
+	red := startAOFRedis(t)
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: red.sock, MaxRetries: 1,
+		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	cl := &cluster{rdb: rdb}
+	for i := 0; i < 2; i++ {
+		cl.nodes = append(cl.nodes, testnode.Start(t, rdb, testnode.Options{AllowedOrigins: []string{origin}}))
+	}
+	return red, cl
+}
+
 func startAOFRedis(t *testing.T) *aofRedis {
 	t.Helper()
 	// A short path: a Unix socket path must fit in 108 bytes.
@@ -155,14 +171,7 @@ func checkEveryMarkOnce(t *testing.T, text string, tys ...*typist) {
 // exactly once, no version number was seen with two texts, and every
 // client shows Redis's text.
 func TestPowerLossLosesNothingAcknowledged(t *testing.T) {
-	red := startAOFRedis(t)
-	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: red.sock, MaxRetries: 1,
-		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
-	t.Cleanup(func() { _ = rdb.Close() })
-	cl := &cluster{rdb: rdb}
-	for i := 0; i < 2; i++ {
-		cl.nodes = append(cl.nodes, testnode.Start(t, rdb, testnode.Options{AllowedOrigins: []string{origin}}))
-	}
+	red, cl := startAOFCluster(t)
 	r := cl.nodes[0].CreateRoom(t, "checkin", "guided")
 	opts := client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond}
 	tys := []*typist{
@@ -245,14 +254,7 @@ func TestPowerLossLosesNothingAcknowledged(t *testing.T) {
 // its sockets; the clients present their checkpoints and the room, its
 // stage and every text come back.
 func TestEmptyRedisIsRefilledByIdleClients(t *testing.T) {
-	red := startAOFRedis(t)
-	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: red.sock, MaxRetries: 1,
-		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
-	t.Cleanup(func() { _ = rdb.Close() })
-	cl := &cluster{rdb: rdb}
-	for i := 0; i < 2; i++ {
-		cl.nodes = append(cl.nodes, testnode.Start(t, rdb, testnode.Options{AllowedOrigins: []string{origin}}))
-	}
+	red, cl := startAOFCluster(t)
 	r := cl.nodes[0].CreateRoom(t, "checkin", "self")
 	opts := client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond}
 	a := cl.dial(t, 0, r, "partner_a", opts)
