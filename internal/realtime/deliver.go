@@ -118,8 +118,10 @@ func (rh *roomHub) deliverLocked(f *flow, hd busHeader, body []byte, own bool, s
 		return false
 	}
 	f.known, f.pos = true, fieldPos{epoch: hd.Epoch, version: end}
-	if !own {
-		rh.heads.observe(body) // before any socket can push on it
+	if self == nil {
+		// Another node's commit: before any socket can push on it. (With
+		// self it is this node's, which heads.committed already recorded.)
+		rh.heads.observe(body)
 	}
 	rh.fanOut(hd, body, self, ack)
 	return true
