@@ -214,6 +214,13 @@ func (s *session) onWelcome(f serverFrame, now time.Time) {
 			// snapshot with the pending edits rebased onto it.
 			s.resetDoc(d, snap)
 			d.noteSig(snap.Epoch, snap.Version, snap.Sig)
+		case len(d.pending) > 0 && d.ackedN > 0 && d.ackedBase == d.version && snap.Version >= d.version+int64(d.ackedN):
+			// Acknowledged before the drop, echo not here: the snapshot
+			// holds them. Fetch the echo rather than push them again (a
+			// second ack for the same updates); the rest follow it.
+			d.waitFor = d.version + int64(d.ackedN)
+			d.expect = max(d.expect, snap.Version)
+			s.pull(d, now)
 		case len(d.pending) > 0:
 			// pump pushes at our version: the server acks, or answers
 			// behind and sends what we missed (our own lost-ack updates

@@ -304,3 +304,40 @@ func TestRoomOlderThanHeldIsIgnored(t *testing.T) {
 		t.Fatalf("room %s", s.room)
 	}
 }
+
+// An acknowledged push whose echo was lost with the connection is not
+// pushed again after the welcome: the client fetches the echo, confirms
+// its own update by clientID, and only then pushes what is left.
+func TestResumeAfterAckFetchesTheEchoInsteadOfPushingAgain(t *testing.T) {
+	s := started(t, "ab", 2)
+	mustEdit(t, s, 2, 0, "c")
+	out := sent(t, s)
+	if len(out) != 1 || out[0]["t"] != "push" {
+		t.Fatalf("sent %v", out)
+	}
+	s.handle(enc(map[string]any{"t": "ack", "re": out[0]["id"], "field": "wins", "version": 3}), t0)
+	s.disconnected()
+	mustEdit(t, s, 3, 0, "d") // offline
+	s.online = true
+	s.handle(enc(map[string]any{"t": "welcome", "v": 1, "room": map[string]any{},
+		"fields": map[string]FieldSnapshot{"wins": {Epoch: "e1", Version: 3, Text: "abc"}}}), t0)
+	out = sent(t, s)
+	if len(out) != 1 || out[0]["t"] != "pull" || out[0]["since"] != 2.0 {
+		t.Fatalf("resume sent %v, want one pull from 2", out)
+	}
+	up := updates(2, "e1", `me [2,[0,"c"]]`)
+	var m map[string]any
+	if err := json.Unmarshal(up, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["re"] = out[0]["id"]
+	s.handle(enc(m), t0)
+	d := s.fields["wins"]
+	if d.confirmed != "abc" || d.text != "abcd" || len(d.pending) != 1 {
+		t.Fatalf("confirmed %q local %q pending %d", d.confirmed, d.text, len(d.pending))
+	}
+	out = sent(t, s)
+	if len(out) != 1 || out[0]["t"] != "push" || out[0]["version"] != 3.0 || len(out[0]["updates"].([]any)) != 1 {
+		t.Fatalf("sent %v, want a push of the one update left at version 3", out)
+	}
+}
