@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"repairroom/internal/changeset"
@@ -154,9 +155,9 @@ func (c *conn) restoreField(ctx context.Context, m protocol.In) error {
 // meta from it when the room was lost. Only the presenting seat's own view
 // is accepted (so the role in the MAC is the socket's), and the view of a
 // partner lacks what only others may read: the moderator's view is the
-// whole state, and replaces a partner's; a partner's view of the rev the
-// room was restored at from the other partner's is merged into it
-// (mergeRoom). Text fields come back by their own checkpoints.
+// whole state, and replaces a partner's; a partner's view is combined
+// with one restored from the other partner's (mergeRoom). Text fields come
+// back by their own checkpoints.
 func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	rc := m.Room
 	if rc.Role != c.p.Role {
@@ -193,14 +194,18 @@ func (c *conn) restoreRoom(ctx context.Context, m protocol.In) error {
 	return nil
 }
 
-// mergeRoom adds to a room restored from the other partner's view what
-// this partner's verified view (of the same rev) holds that only this
-// partner could read: private values, its break reason, its hold
-// (room.MergeView decides; the store's script only guards the write with
-// the rev and restoredBy it was decided on). A view of another rev, a room
-// the moderator's view restored, one never restored, or one that already
-// holds this seat's view is left as it is: the presenter gets ok all the
-// same, as before (the room is there).
+// mergeRoom combines this partner's verified view with a room restored
+// from partners' views. Of the same rev, it adds what only this partner
+// could read: private values, its break reason, its hold (room.MergeView).
+// Of another rev, while nothing changed since the restore, the newer of
+// the two decides what its partners could read and the older adds only
+// what they could not (room.CarryPrivate): so a change one partner saw
+// acknowledged just before the wipe is not lost to the other's older
+// view, and neither is that other's private answer. The store's script
+// only guards the write with the rev and restoredBy it was decided on. A
+// room the moderator's view restored, one never restored, one changed
+// since, or one that already holds this seat's view of its rev is left as
+// it is: the presenter gets ok all the same (the room is there).
 func (c *conn) mergeRoom(ctx context.Context, view room.State) error {
 	tpl, role := c.p.Template, room.Role(c.p.Role)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -208,33 +213,57 @@ func (c *conn) mergeRoom(ctx context.Context, view room.State) error {
 		if err != nil {
 			return err
 		}
-		if !r.MayMerge(c.p.Role) || r.Rev != view.Rev {
+		var how string
+		switch {
+		case r.Rev == view.Rev && r.MayMerge(c.p.Role):
+			how = "merged a partner's view into a restored room"
+		case r.Rev != view.Rev && r.Unchanged() && !(view.Rev < r.Rev && slices.Contains(r.By, c.p.Role)):
+			// (an older view of a seat the state already holds adds nothing)
+			how = "combined a partner's view of another rev with a restored room"
+		default:
 			return nil
 		}
 		base, err := decodeState(r.State, r.Rev)
 		if err != nil {
 			return err
 		}
-		merged, ok := room.MergeView(tpl, base, view, role)
+		var merged room.State
+		var ok bool
+		switch {
+		case r.Rev == view.Rev:
+			merged, ok = room.MergeView(tpl, base, view, role)
+		case r.Rev < view.Rev:
+			merged, ok = room.CarryPrivate(tpl, view, base, []room.Role{role})
+		default:
+			merged, ok = room.CarryPrivate(tpl, base, view, roles(r.By))
+		}
 		if !ok {
-			// Signed, but not a view of the state restored at this rev
-			// (a history Redis went back on): nothing of it is taken.
-			c.h.log.Warn("a partner's view does not fit the restored room state; not merged", "room", c.p.Room, "role", c.p.Role, "rev", view.Rev)
+			// Signed, but not a view that fits the restored state (a
+			// history Redis went back on): nothing of it is taken.
+			c.h.log.Warn("a partner's view does not fit the restored room state; not merged", "room", c.p.Room, "role", c.p.Role, "rev", view.Rev, "restoredRev", r.Rev)
 			return nil
 		}
 		stored := merged
 		stored.Rev = 0 // the rev lives beside the state in the meta
 		payload := encodeBus(busHeader{Kind: kindState}, mustJSON(busState{State: mustJSON(merged)}))
-		done, err := c.h.st.MergeRestoredRoom(ctx, c.p.Room, r.Rev, r.By, c.p.Role, mustJSON(stored), payload)
+		done, err := c.h.st.MergeRestoredRoom(ctx, c.p.Room, r.Rev, merged.Rev, r.By, c.p.Role, mustJSON(stored), payload)
 		if err != nil {
 			return err
 		}
 		if done {
-			c.h.log.Info("merged a partner's view into a restored room", "room", c.p.Room, "role", c.p.Role, "rev", r.Rev, "restoredBy", r.By)
+			c.h.log.Info(how, "room", c.p.Room, "role", c.p.Role, "rev", merged.Rev, "viewRev", view.Rev, "restoredBy", r.By)
 			return nil
 		}
 	}
 	return nil // the room kept changing under us: what changed it decided
+}
+
+func roles(seats []string) []room.Role {
+	out := make([]room.Role, len(seats))
+	for i, s := range seats {
+		out[i] = room.Role(s)
+	}
+	return out
 }
 
 // tellLost tells this node's sockets of the room that its data is gone:

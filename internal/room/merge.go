@@ -101,3 +101,70 @@ func sameView(a, b State) bool {
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
+
+// CarryPrivate returns hi — a room state restored from the views of the
+// partners hiBy — with what lo, a signed view of another rev, holds that
+// none of hiBy may read: the other partner's private values, signs and
+// the like, the reason of a break that partner asked for, who paused the
+// conversation. It is how two partners' views of different revs combine
+// after a wipe (one saw a change the other had not): hi is the newer of
+// the two and decides everything its partners could read; lo adds only
+// what they could not.
+//
+// A value is carried only where hi marks it answered (hi attests it
+// existed at its rev); a break's reason, a request's reason and a hold's
+// author only onto the same break, request or hold. Nothing hi holds is
+// ever changed: ok is false, and hi is returned unchanged, when a role of
+// hiBy is not a partner, the templates differ, or the result would show
+// any of hiBy anything other than hi shows it.
+func CarryPrivate(t *templates.Template, hi, lo State, hiBy []Role) (State, bool) {
+	if len(hiBy) == 0 || hi.Template != t.ID || lo.Template != hi.Template {
+		return hi, false
+	}
+	for _, r := range hiBy {
+		if !r.IsPartner() {
+			return hi, false
+		}
+	}
+	hidden := func(key string) bool {
+		for _, r := range hiBy {
+			if CanRead(t, hi, r, key) {
+				return false
+			}
+		}
+		return true
+	}
+	m := hi.Clone()
+	var added []string
+	m.Values, added = fill(m.Values, lo.Values, func(k string) bool { return hi.Answered[k] && hidden(k) },
+		func(v json.RawMessage) json.RawMessage { return bytes.Clone(v) })
+	for _, k := range added {
+		delete(m.Answered, k)
+	}
+	if len(m.Answered) == 0 {
+		m.Answered = nil
+	}
+	m.Signs, _ = fill(m.Signs, lo.Signs, hidden, maps.Clone)
+	m.Mirrors, _ = fill(m.Mirrors, lo.Mirrors, hidden, same)
+	m.Questions, _ = fill(m.Questions, lo.Questions, hidden, slices.Clone)
+	m.Revealed, _ = fill(m.Revealed, lo.Revealed, hidden, same)
+
+	if b, o := m.Break, lo.Break; b != nil && o != nil && b.Reason == "" && o.Reason != "" && !o.Shared &&
+		b.By == o.By && b.AskedBy == o.AskedBy && b.Started.Equal(o.Started) {
+		b.Reason = o.Reason
+	}
+	if r, o := m.BreakRequest, lo.BreakRequest; r != nil && o != nil && r.Reason == "" && o.Reason != "" && !o.Shared &&
+		r.By == o.By && r.At.Equal(o.At) {
+		r.Reason = o.Reason
+	}
+	if h, o := m.Hold, lo.Hold; h != nil && o != nil && h.By == "" && h.Field == "" && h.Since.Equal(o.Since) {
+		h.By, h.Field = o.By, o.Field
+	}
+
+	for _, r := range hiBy {
+		if !sameView(View(t, m, r), View(t, hi, r)) {
+			return hi, false
+		}
+	}
+	return m, true
+}

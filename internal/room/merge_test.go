@@ -208,3 +208,148 @@ func mustMarshal(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestCarryPrivateAcrossRevs: two partners' views of different revs after
+// a wipe (one of them saw a change the other had not). The newer state
+// decides all its partners could read; the older view adds only what they
+// could not, and each partner's view of the result is what it was
+// promised: the newer partner's view is unchanged, the other partner's
+// private parts are back.
+func TestCarryPrivateAcrossRevs(t *testing.T) {
+	tpl := testTemplate(t)
+	val := func(field, v string) Action {
+		return Action{Act: ActValueSet, Field: field, Value: json.RawMessage(v)}
+	}
+	type step struct {
+		by Role
+		a  Action
+	}
+	cases := []struct {
+		name   string
+		mode   Mode
+		before []step // both partners saw these (rev 7)
+		after  []step // only the newer partner saw these (rev 8)
+		// newer is whose view is at rev 8 (hi), older's at rev 7 (lo);
+		// either may have been presented first.
+		newer, older Role
+		want         func(t *testing.T, m State)
+	}{
+		{
+			name:   "the older view brings its private rating to the newer state",
+			mode:   SelfGuided,
+			before: []step{{PartnerA, val("screen_a", `"yes"`)}, {PartnerB, val("rate_b", "2")}},
+			after:  []step{{PartnerA, val("safe_a", "4")}},
+			newer:  PartnerA, older: PartnerB,
+			want: func(t *testing.T, m State) {
+				if string(m.Values["rate_b"]) != "2" || string(m.Values["safe_a"]) != "4" || m.Answered != nil {
+					t.Errorf("values %s, answered %v", mustMarshal(t, m.Values), m.Answered)
+				}
+			},
+		},
+		{
+			name:   "guided: the older partner's unshared break request reason",
+			mode:   Guided,
+			before: []step{{PartnerB, Action{Act: ActBreakRequest, Reason: "I need air", Minutes: 30}}},
+			after:  []step{{PartnerA, val("safe_a", "1")}},
+			newer:  PartnerA, older: PartnerB,
+			want: func(t *testing.T, m State) {
+				if m.BreakRequest == nil || m.BreakRequest.Reason != "I need air" {
+					t.Errorf("request %+v", m.BreakRequest)
+				}
+			},
+		},
+		{
+			name:   "partner_b newer: partner_a's safety answer comes back",
+			mode:   SelfGuided,
+			before: []step{{PartnerA, val("screen_a", `"unsure"`)}},
+			after:  []step{{PartnerB, val("rate_b", "3")}},
+			newer:  PartnerB, older: PartnerA,
+			want: func(t *testing.T, m State) {
+				if string(m.Values["screen_a"]) != `"unsure"` || string(m.Values["rate_b"]) != "3" {
+					t.Errorf("values %s", mustMarshal(t, m.Values))
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			full := roomAt(tpl, "open")
+			full.Mode = tc.mode
+			var err error
+			for _, st := range tc.before {
+				if full, _, err = Apply(tpl, full, st.by, st.a, testEnv()); err != nil {
+					t.Fatalf("%s %s: %v", st.by, st.a.Act, err)
+				}
+			}
+			full.Rev = 7
+			lo := View(tpl, full, tc.older)
+			for _, st := range tc.after {
+				if full, _, err = Apply(tpl, full, st.by, st.a, testEnv()); err != nil {
+					t.Fatalf("%s %s: %v", st.by, st.a.Act, err)
+				}
+			}
+			full.Rev = 8
+			hi := View(tpl, full, tc.newer)
+			before := mustMarshal(t, hi)
+			m, ok := CarryPrivate(tpl, hi, lo, []Role{tc.newer})
+			if !ok {
+				t.Fatal("refused")
+			}
+			if got := mustMarshal(t, hi); got != before {
+				t.Errorf("hi was modified")
+			}
+			tc.want(t, m)
+			if got := mustMarshal(t, View(tpl, m, tc.newer)); got != before {
+				t.Errorf("the newer partner's view changed:\n%s\nwas\n%s", got, before)
+			}
+			if got, want := mustMarshal(t, View(tpl, m, tc.older)), mustMarshal(t, View(tpl, full, tc.older)); got != want {
+				t.Errorf("the tc.older partner's view of the result\n%s\nwant its view of the whole state\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestCarryPrivateRefuses: only partners' views combine, of one template,
+// and a value the newer state does not mark answered is not carried.
+func TestCarryPrivateRefuses(t *testing.T) {
+	tpl := testTemplate(t)
+	full := roomAt(tpl, "open")
+	full.Mode = SelfGuided
+	var err error
+	if full, _, err = Apply(tpl, full, PartnerB, Action{Act: ActValueSet, Field: "rate_b", Value: json.RawMessage("2")}, testEnv()); err != nil {
+		t.Fatal(err)
+	}
+	full.Rev = 7
+	lo := View(tpl, full, PartnerB)
+	hi := View(tpl, full, PartnerA)
+	hi.Rev = 8
+	unattested := hi.Clone()
+	unattested.Answered = nil // at rev 8 partner_b's rating is gone
+	otherTpl := lo
+	otherTpl.Template = "another"
+
+	cases := []struct {
+		name    string
+		hi, lo  State
+		by      []Role
+		ok      bool
+		carried bool
+	}{
+		{"carried", hi, lo, []Role{PartnerA}, true, true},
+		{"the moderator is not a partner", hi, lo, []Role{Moderator}, false, false},
+		{"no role", hi, lo, nil, false, false},
+		{"another template", hi, otherTpl, []Role{PartnerA}, false, false},
+		{"not marked answered at the newer rev", unattested, lo, []Role{PartnerA}, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, ok := CarryPrivate(tpl, tc.hi, tc.lo, tc.by)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if _, has := m.Values["rate_b"]; has != tc.carried {
+				t.Errorf("rate_b carried = %v, want %v", has, tc.carried)
+			}
+		})
+	}
+}

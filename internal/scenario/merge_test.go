@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +131,133 @@ func noLeakOf(t *testing.T, who string, cl *client.Client, secret string) {
 		if strings.Contains(string(f), secret) {
 			t.Fatalf("%s received %s in %s", who, secret, f)
 		}
+	}
+}
+
+// TestWipedRoomKeepsAChangeOnlyOnePartnerSaw: partner_a's change was
+// acknowledged (rev R+1) but had not reached partner_b, still at rev R,
+// when Redis was wiped. Whichever view is presented first, the room comes
+// back at R+1 with partner_a's change and with both partners' private
+// answers, and no frame ever carries a partner's answer to the other.
+func TestWipedRoomKeepsAChangeOnlyOnePartnerSaw(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first string // whose view is presented first: the other's waits for the restore
+	}{
+		{"newer view first", "partner_a"},
+		{"older view first", "partner_b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, 2, testnode.Options{})
+			r := cl.nodes[0].CreateRoom(t, "decide", "self")
+			const (
+				pass = iota
+				hideRoom
+				holdLost
+			)
+			var gate [2]atomic.Int32 // per partner
+			// frames holds back frames as the gate says: partner_b misses
+			// room frames while hidden; after the wipe, the seat that is
+			// not first handles "room_lost" only once the room is back.
+			frames := func(i int) func(raw []byte) bool {
+				return func(raw []byte) bool {
+					switch gate[i].Load() {
+					case hideRoom:
+						return !strings.HasPrefix(string(raw), `{"t":"room"`)
+					case holdLost:
+						if strings.Contains(string(raw), `"room_lost"`) {
+							ctx := ctxFor(t)
+							for ctx.Err() == nil {
+								if _, err := cl.nodes[0].Store.Meta(ctx, r.ID); err == nil {
+									break
+								}
+								time.Sleep(5 * time.Millisecond)
+							}
+						}
+					}
+					return true
+				}
+			}
+			opts := func(i int) client.Options {
+				return client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond, OnFrame: frames(i)}
+			}
+			a := cl.dial(t, 0, r, "partner_a", opts(0))
+			b := cl.dial(t, 1, r, "partner_b", opts(1))
+			t.Cleanup(func() {
+				if t.Failed() {
+					for i, n := range cl.nodes {
+						t.Logf("node %d log:\n%s", i, n.Log.String())
+					}
+				}
+			})
+			const answerA, answerB = "Not yet", "I don't know"
+			act(t, a, map[string]any{"act": "value.set", "field": "want_a", "value": answerA})
+			act(t, b, map[string]any{"act": "value.set", "field": "want_b", "value": answerB})
+			at := waitState(t, a, "partner_a's view of both answers", func(s room.State) bool { return s.Answered["want_b"] })
+			waitState(t, b, "partner_b's view of both answers", func(s room.State) bool {
+				return s.Answered["want_a"] && s.Rev == at.Rev
+			})
+
+			// partner_a's change is acknowledged; partner_b never sees it.
+			gate[1].Store(hideRoom)
+			act(t, a, map[string]any{"act": "ready", "ready": true})
+			newer := waitState(t, a, "partner_a's view of its change", func(s room.State) bool { return s.Rev > at.Rev })
+
+			ctx := ctxFor(t)
+			if err := cl.rdb.FlushAll(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			later := 1
+			if tc.first == "partner_b" {
+				later = 0
+			}
+			gate[1-later].Store(pass)
+			gate[later].Store(holdLost)
+			if _, err := b.Act(ctx, map[string]any{"act": "value.set", "field": "want_b", "value": answerB}); codeOf(err) != "room_lost" {
+				t.Fatalf("an act on the wiped room: %v, want room_lost", err)
+			}
+
+			// Redis comes to hold the change and both answers, at its rev.
+			var stored room.State
+			for {
+				m, err := cl.nodes[0].Store.Meta(ctx, r.ID)
+				stored = room.State{}
+				if err == nil && json.Unmarshal(m.State, &stored) == nil &&
+					len(stored.Values["want_a"]) > 0 && len(stored.Values["want_b"]) > 0 && stored.Ready["partner_a"] {
+					stored.Rev = m.Rev
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("Redis never held the change and both answers: %s (%v)", m.State, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if stored.Rev != newer.Rev || string(stored.Values["want_a"]) != mustJSON(t, answerA) || string(stored.Values["want_b"]) != mustJSON(t, answerB) {
+				t.Errorf("restored at rev %d (partner_a's change at %d), values %s", stored.Rev, newer.Rev, mustJSON(t, stored.Values))
+			}
+
+			// partner_b is ready too: with partner_a's kept readiness the
+			// room moves on, and each partner gets its view.
+			act(t, b, map[string]any{"act": "ready", "ready": true})
+			for _, p := range []struct {
+				name       string
+				cl         *client.Client
+				own, other string
+				answer     string
+			}{
+				{"partner_a", a, "want_a", "want_b", answerA},
+				{"partner_b", b, "want_b", "want_a", answerB},
+			} {
+				s := waitState(t, p.cl, p.name+"'s view after the restore", func(s room.State) bool { return s.Rev > newer.Rev })
+				if got, want := string(s.Values[p.own]), mustJSON(t, p.answer); got != want || s.Stage == newer.Stage {
+					t.Errorf("%s's view: own answer %s, want %s; stage %q, was %q", p.name, got, want, s.Stage, newer.Stage)
+				}
+				if v, ok := s.Values[p.other]; ok || !s.Answered[p.other] {
+					t.Errorf("%s's view of the other's answer: value %s, answered %v; want only answered", p.name, v, s.Answered[p.other])
+				}
+			}
+			noLeakOf(t, "partner_a", a, `"want_b":`+mustJSON(t, answerB))
+			noLeakOf(t, "partner_b", b, `"want_a":`+mustJSON(t, answerA))
+		})
 	}
 }

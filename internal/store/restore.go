@@ -118,6 +118,10 @@ type RestoredRoom struct {
 	// restoredBy, comma-separated): empty for a room never restored from a
 	// checkpoint, "moderator" once the moderator's view replaced it.
 	By []string
+	// At is the rev the last restore or merge wrote (restoredAt): while
+	// Rev is still At, no change was made since, and a partner's view of
+	// another rev may still be combined with the state (room.CarryPrivate).
+	At int64
 }
 
 // MayMerge reports whether role's view of the same rev may still add to
@@ -130,16 +134,25 @@ func (r RestoredRoom) MayMerge(role string) bool {
 	return !slices.Contains(r.By, role)
 }
 
+// Unchanged reports whether the state is still what the last restore or
+// merge of partners' views wrote: no change since, so a partner's view of
+// another rev may still be combined with it. Once the room moved on, a
+// view of an older history would undo what was decided since.
+func (r RestoredRoom) Unchanged() bool {
+	return len(r.By) > 0 && !slices.Contains(r.By, "moderator") && r.Rev == r.At
+}
+
 // RestoredRoom reads the room's state, rev and restoredBy. A room without
 // meta is ErrNoRoom (deleted or expired) or ErrRoomLost.
 func (s *Store) RestoredRoom(ctx context.Context, id string) (RestoredRoom, error) {
-	v, err := s.rdb.HMGet(ctx, keys{id}.meta(), "state", "rev", "restoredBy").Result()
+	v, err := s.rdb.HMGet(ctx, keys{id}.meta(), "state", "rev", "restoredBy", "restoredAt").Result()
 	if err != nil {
 		return RestoredRoom{}, fmt.Errorf("store: load restored state: %w", err)
 	}
 	st, _ := v[0].(string)
 	rs, _ := v[1].(string)
 	by, _ := v[2].(string)
+	at, _ := v[3].(string)
 	if st == "" {
 		return RestoredRoom{}, s.missing(ctx, id)
 	}
@@ -150,22 +163,31 @@ func (s *Store) RestoredRoom(ctx context.Context, id string) (RestoredRoom, erro
 	if by != "" {
 		r.By = strings.Split(by, ",")
 	}
+	if at != "" {
+		if r.At, err = strconv.ParseInt(at, 10, 64); err != nil {
+			return RestoredRoom{}, fmt.Errorf("store: room %s has a bad restoredAt %q: %w", id, at, err)
+		}
+	}
 	return r, nil
 }
 
-// MergeRestoredRoom writes state (the caller's merge of what the room was
-// restored from and role's view, room.MergeView) if the room is still at
-// rev and still restored from exactly by, adds role to restoredBy, and
+// MergeRestoredRoom writes state (the caller's combination of what the
+// room was restored from and role's view: room.MergeView at the same rev,
+// room.CarryPrivate across revs) at newRev, if the room is still at rev
+// and still restored from exactly by; adds role to restoredBy, and
 // publishes payload (the state notice), atomically. It reports false when
 // either changed since they were read (an act moved the rev, another view
 // was merged, the moderator's replaced the state): read again and decide
-// again. The rev does not move: the merged state is the same state, whole
-// where it was partial.
-func (s *Store) MergeRestoredRoom(ctx context.Context, id string, rev int64, by []string, role string, state, payload []byte) (bool, error) {
+// again. A merge of the same rev keeps the rev (the merged state is the
+// same state, whole where it was partial); a newer view moves it up.
+func (s *Store) MergeRestoredRoom(ctx context.Context, id string, rev, newRev int64, by []string, role string, state, payload []byte) (bool, error) {
 	k := keys{id}
 	was := strings.Join(by, ",")
-	now := strings.Join(append(slices.Clone(by), role), ",")
-	n, err := mergeRoomScript.Run(ctx, s.rdb, []string{k.meta()}, rev, was, now, state, s.pubcmd(), k.channel(), payload).Int()
+	all := slices.Clone(by)
+	if !slices.Contains(all, role) {
+		all = append(all, role)
+	}
+	n, err := mergeRoomScript.Run(ctx, s.rdb, []string{k.meta()}, rev, was, strings.Join(all, ","), state, s.pubcmd(), k.channel(), payload, newRev).Int()
 	if err != nil {
 		return false, fmt.Errorf("store: merge a restored room: %w", err)
 	}
@@ -176,14 +198,14 @@ func (s *Store) MergeRestoredRoom(ctx context.Context, id string, rev int64, by 
 }
 
 // mergeRoom: KEYS meta. ARGV rev, restoredBy expected, restoredBy to
-// write, state, pubcmd, channel, payload. Replies 1 written, 0 the rev or
-// restoredBy changed, -1 no meta. Only a guard: what to merge is decided
-// in Go (it needs the template).
+// write, state, pubcmd, channel, payload, rev to write. Replies 1 written,
+// 0 the rev or restoredBy changed, -1 no meta. Only a guard: what to
+// merge is decided in Go (it needs the template).
 var mergeRoomScript = redis.NewScript(`
 local m = redis.call('HMGET', KEYS[1], 'rev', 'restoredBy')
 if not m[1] then return -1 end
 if m[1] ~= ARGV[1] or m[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[4], 'restoredBy', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', ARGV[4], 'restoredBy', ARGV[3], 'rev', ARGV[8], 'restoredAt', ARGV[8])
 redis.call(ARGV[5], ARGV[6], ARGV[7])
 return 1
 `)
@@ -226,14 +248,14 @@ var restoreRoomScript = redis.NewScript(expiredLua + `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local m = redis.call('HMGET', KEYS[1], 'restoredBy', 'rev')
   if m[1] and m[1] ~= 'moderator' and ARGV[12] == 'moderator' and tonumber(m[2]) <= tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[1], 'state', ARGV[4], 'rev', ARGV[5], 'restoredBy', 'moderator')
+    redis.call('HSET', KEYS[1], 'state', ARGV[4], 'rev', ARGV[5], 'restoredBy', 'moderator', 'restoredAt', ARGV[5])
     redis.call(ARGV[9], ARGV[10], ARGV[11])
     return 1
   end
   return 0
 end
 if redis.call('EXISTS', KEYS[2]) == 1 or expired(KEYS[3]) then return -1 end
-redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0, 'restoredBy', ARGV[12])
+redis.call('HSET', KEYS[1], 'tpl', ARGV[1], 'mode', ARGV[2], 'created', ARGV[3], 'state', ARGV[4], 'rev', ARGV[5], 'gen', ARGV[6], 'names', ARGV[7], 'bytes', 0, 'restoredBy', ARGV[12], 'restoredAt', ARGV[5])
 if ARGV[13] == '1' then redis.call('HSET', KEYS[1], 'ttl', ARGV[8]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call('SET', KEYS[3], ARGV[8], 'PX', 2 * tonumber(ARGV[8]))
