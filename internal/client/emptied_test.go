@@ -20,21 +20,26 @@ const liveness = 30 * time.Second
 
 const origin = "http://rooms.test"
 
-// gate holds a client's incoming frames (its OnFrame blocks) while closed,
-// and records the type of every frame it has seen.
+// gate, once closed, lets frames through until a frame of type hold
+// comes: that one and every frame after it are held (its OnFrame blocks)
+// until release. Frames of other types that may arrive at any time (a
+// coalesced members notice, presence) do not stop the reader before it.
+// It records the type of every frame it has seen since it was closed.
 type gate struct {
-	mu     sync.Mutex
-	closed bool
-	open   chan struct{}
-	seen   []string
-	notify chan struct{}
+	mu      sync.Mutex
+	closed  bool
+	holding bool
+	hold    string
+	open    chan struct{}
+	seen    []string
+	notify  chan struct{}
 }
 
 func newGate() *gate { return &gate{open: make(chan struct{}), notify: make(chan struct{}, 64)} }
 
-func (g *gate) close() {
+func (g *gate) close(hold string) {
 	g.mu.Lock()
-	g.closed, g.open = true, make(chan struct{})
+	g.closed, g.holding, g.hold, g.open, g.seen = true, false, hold, make(chan struct{}), nil
 	g.mu.Unlock()
 }
 
@@ -54,13 +59,16 @@ func (g *gate) onFrame(raw []byte) bool {
 	_ = json.Unmarshal(raw, &f)
 	g.mu.Lock()
 	g.seen = append(g.seen, f.T)
-	closed, open := g.closed, g.open
+	if g.closed && f.T == g.hold {
+		g.holding = true
+	}
+	wait, open := g.closed && g.holding, g.open
 	g.mu.Unlock()
 	select {
 	case g.notify <- struct{}{}:
 	default:
 	}
-	if closed {
+	if wait {
 		<-open
 	}
 	return true
@@ -108,6 +116,7 @@ func TestConcurrentSameDeletionConvergesAgainstTheServer(t *testing.T) {
 	}
 	a := dial("partner_a", client.Options{OnFrame: g.onFrame})
 	b := dial("partner_b", client.Options{})
+	t.Cleanup(g.release) // before the clients close: a held reader would block Close
 	const key = "wins"
 	if err := a.Edit(key, 0, 0, "hello world"); err != nil {
 		t.Fatal(err)
@@ -121,8 +130,7 @@ func TestConcurrentSameDeletionConvergesAgainstTheServer(t *testing.T) {
 	}
 
 	// A stops reading; B deletes " world" and it is stored.
-	g.close()
-	g.seen = nil
+	g.close("updates")
 	if err := b.Edit(key, 5, 6, ""); err != nil {
 		t.Fatal(err)
 	}
