@@ -32,6 +32,9 @@ type config struct {
 	LogFormat string
 	// DataDir holds the child redis-server's files on the zero-config start.
 	DataDir string
+	// DebugAddr, when set, serves Go's profiles (/debug/pprof/) on this
+	// loopback address: for measuring a node, never for the public.
+	DebugAddr string
 }
 
 // limitEnvPrefix starts the name of every limit's variable: the field
@@ -100,6 +103,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if d := getenv("DATA_DIR"); d != "" {
 		c.DataDir = d
+	}
+	if a := getenv("DEBUG_ADDR"); a != "" {
+		host, _, err := net.SplitHostPort(a)
+		ip := net.ParseIP(host)
+		if err != nil || !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+			bad("DEBUG_ADDR %q must be a loopback address with a port (e.g. 127.0.0.1:6060): profiles show what the node holds", a)
+		}
+		c.DebugAddr = a
 	}
 	if s := getenv("SHUTDOWN_WAIT"); s != "" {
 		d, err := time.ParseDuration(s)

@@ -12,10 +12,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -62,6 +65,15 @@ func run(log *slog.Logger, getenv func(string) string) error {
 		srv.close()
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			_ = ln.Close()
+			srv.close()
+			return err
+		}
+		defer stopDebug()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.app.Listener(ln) }()
 	log.Info("Repair Room is listening", "addr", ln.Addr().String(), "url", startURL(cfg.Addr, ln.Addr()))
@@ -93,4 +105,25 @@ func startURL(configured string, bound net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// serveDebug serves Go's profiles (net/http/pprof) on addr, a loopback
+// address (loadConfig checks), on a mux of its own so nothing of them is
+// reachable through the public listener. It returns the function that
+// stops it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("DEBUG_ADDR: listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info("profiles served (DEBUG_ADDR)", "addr", ln.Addr().String())
+	return func() { _ = hs.Close() }, nil
 }

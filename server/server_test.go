@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -122,6 +123,15 @@ func TestEmbeddedServerDrainsOnSIGTERM(t *testing.T) {
 		}
 	}
 
+	// Profiles are never on the public listener (DEBUG_ADDR is their own).
+	if presp, err := http.Get(base + "/debug/pprof/heap?debug=1"); err == nil {
+		b, _ := io.ReadAll(presp.Body)
+		presp.Body.Close()
+		if strings.Contains(string(b), "heap profile") {
+			t.Error("the public listener serves Go's profiles")
+		}
+	}
+
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +184,8 @@ func TestConfigRefusesBadValues(t *testing.T) {
 		{"limit duration", map[string]string{"LIMIT_PRESENCE_EVERY": "fast"}, "LIMIT_PRESENCE_EVERY"},
 		{"limits contradict", map[string]string{"LIMIT_SOCKETS_PER_SEAT": "100"}, "SocketsPerSeat"},
 		{"shutdown wait", map[string]string{"SHUTDOWN_WAIT": "soon"}, "SHUTDOWN_WAIT"},
+		{"debug address not loopback", map[string]string{"DEBUG_ADDR": "0.0.0.0:6060"}, "DEBUG_ADDR"},
+		{"debug address without a port", map[string]string{"DEBUG_ADDR": "127.0.0.1"}, "DEBUG_ADDR"},
 	}
 	for _, c := range cases {
 		_, err := loadConfig(func(k string) string { return c.env[k] })
@@ -311,5 +323,32 @@ func TestLogFormat(t *testing.T) {
 	}
 	if _, err := newLogger(&b, "xml"); err == nil {
 		t.Fatal("LOG_FORMAT=xml accepted")
+	}
+}
+
+// DEBUG_ADDR serves Go's profiles on its own loopback listener (the
+// public one never does: TestEmbeddedServerDrainsOnSIGTERM).
+func TestDebugAddrServesProfilesOnlyThere(t *testing.T) {
+	addr := "127.0.0.1:" + freePort(t)
+	c, err := loadConfig(func(k string) string { return map[string]string{"DEBUG_ADDR": addr}[k] })
+	if err != nil || c.DebugAddr != addr {
+		t.Fatalf("config %+v %v", c, err)
+	}
+	stop, err := serveDebug(addr, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "heap profile") {
+		t.Fatalf("heap profile: %d %.200s", resp.StatusCode, b)
+	}
+	if _, err := serveDebug(addr, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Error("a second listener on a busy DEBUG_ADDR did not fail")
 	}
 }
