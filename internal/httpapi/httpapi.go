@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -123,6 +124,11 @@ func New(d Deps) *fiber.App {
 		// socket; 256 bytes still takes a keystroke's push in one read.
 		ReadBufferSize:  256,
 		WriteBufferSize: 4096,
+		// Text frames are written by realtime's batch writer straight to
+		// the connection; the library writes only through NextWriter (a
+		// fallback no socket here takes), so its write buffer is borrowed
+		// from a pool rather than held per socket.
+		WriteBufferPool: &sync.Pool{},
 		RecoverHandler: func(c *websocket.Conn) {
 			if r := recover(); r != nil {
 				d.Log.Error("websocket handler panicked", "panic", r)
