@@ -21,8 +21,9 @@ import (
 // The frames are written to the network connection directly, past the
 // WebSocket library's writer, which is safe only while nothing else writes
 // to the socket at the same time: every write of a connection (data,
-// pings, pongs, the close frame) happens on its writer goroutine; the
-// pongs a client's pings ask for are handed to it (see servePings).
+// pings, pongs, the close frame) happens on its writer goroutine, of which
+// at most one runs (conn.flushOut); the pongs a client's pings ask for are
+// handed to it (see servePings).
 
 const (
 	maxBatchFrames = 64
@@ -95,10 +96,11 @@ func (c *conn) servePings() {
 	}
 	ph.SetPingHandler(func(data string) error {
 		c.extendRead()
-		select {
-		case c.pongs <- data:
-		default: // one pong owed is enough
+		c.mu.Lock()
+		if c.pongOwed == nil { // one pong owed is enough
+			c.pongOwed = &data
 		}
+		c.wakeLocked()
 		return nil
 	})
 }

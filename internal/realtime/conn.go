@@ -32,21 +32,26 @@ type WS interface {
 const closeGoingAway = protocol.CloseGoingAway
 
 // conn is one participant's socket. The handler goroutine reads and handles
-// messages in order; one writer goroutine drains send. Everything else
-// talks to the socket only through deliver and kill.
+// messages in order; a writer goroutine, started when there is something to
+// write and gone when there is not (flushOut), is the only one that writes.
+// Everything else talks to the socket only through deliver and kill.
 type conn struct {
-	h     *Hub
-	ws    WS
-	id    string
-	p     Participant
-	rh    *roomHub
-	wake  chan struct{} // capacity 1: frames were queued
-	pongs chan string   // pongs owed to the client's pings, written by the writer
+	h      *Hub
+	ws     WS
+	id     string
+	p      Participant
+	rh     *roomHub
+	pinger *time.Timer   // owes the client a ping every PingInterval
+	closed chan struct{} // closed once the writer has closed the socket
 
 	mu        sync.Mutex
 	welcomed  bool     // until the welcome is queued, fan-out is held in pending
 	pending   [][]byte // messages that arrived before the welcome
 	queue     [][]byte // frames for the writer, at most SendQueue
+	pingOwed  bool
+	pongOwed  *string // the payload of a client's ping, to be answered
+	writing   bool    // a writer goroutine runs
+	sockDone  bool    // the socket is closed: no writer starts again
 	done      chan struct{}
 	finished  bool // the handler returned: ws belongs to the pool again
 	draining  bool // Shutdown expired the read deadline: never extend it again
@@ -139,18 +144,34 @@ func (c *conn) queueLocked(b []byte) {
 	c.wakeWriter()
 }
 
+// wakeWriter makes sure a writer runs for what was just queued.
 func (c *conn) wakeWriter() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.mu.Lock()
+	c.wakeLocked()
+}
+
+// wakeLocked starts a writer goroutine unless one runs or the socket is
+// closed; it unlocks c.mu. A writer exits only after finding nothing to
+// write under the lock, so whatever was queued before this call is
+// written: by the writer that runs, or by the one started here.
+func (c *conn) wakeLocked() {
+	start := !c.writing && !c.sockDone
+	c.writing = c.writing || start
+	c.mu.Unlock()
+	if start {
+		go c.flushOut()
 	}
 }
 
 // take moves up to a batch of queued frames (batch.go) into into.
 func (c *conn) take(into [][]byte) [][]byte {
-	into = into[:0]
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.takeLocked(into)
+}
+
+func (c *conn) takeLocked(into [][]byte) [][]byte {
+	into = into[:0]
 	size := 0
 	n := 0
 	for n < len(c.queue) && n < maxBatchFrames && (n == 0 || size < maxBatchBytes) {
@@ -192,6 +213,8 @@ func (c *conn) welcome(b []byte) {
 }
 
 // kill asks the writer to close the socket with code. The first call wins.
+// Every end of a socket goes through it: the writer that closes the socket
+// is the last one (Serve waits for it).
 func (c *conn) kill(code int, text string) {
 	c.mu.Lock()
 	select {
@@ -202,6 +225,7 @@ func (c *conn) kill(code int, text string) {
 	}
 	c.closeCode, c.closeText = code, text
 	close(c.done)
+	defer c.wakeLocked() // the writer closes the socket
 	if code == protocol.CloseSlowConsumer && !c.finished {
 		// The writer may be stuck in a write to this very socket: an expired
 		// deadline on the network connection frees it now instead of after
@@ -213,7 +237,6 @@ func (c *conn) kill(code int, text string) {
 			_ = nc.NetConn().SetWriteDeadline(time.Now())
 		}
 	}
-	c.mu.Unlock()
 }
 
 // drain is the graceful stop: the reader finishes the message in hand, sees
@@ -258,57 +281,75 @@ func (c *conn) finish() {
 	c.mu.Unlock()
 }
 
-// writeLoop is the only writer of the socket: data frames (several per
-// write, batch.go), pings, pongs and the close frame.
-func (c *conn) writeLoop() {
-	ping := time.NewTicker(c.h.cfg.PingInterval)
-	defer ping.Stop()
+// flushOut is the writer of the socket while there is something to write:
+// data frames (several per write, batch.go), an owed ping or pong, and,
+// once the socket is killed, what is still queued and the close frame.
+// It runs on demand (wakeLocked): an idle socket holds no goroutine and no
+// stack for it. At most one runs at a time.
+func (c *conn) flushOut() {
 	var batch [][]byte
 	for {
+		c.mu.Lock()
 		select {
-		case <-c.wake:
-			ok := true
-			for ok {
-				batch = c.take(batch)
-				if len(batch) == 0 {
-					break
-				}
-				ok = c.writeBatch(batch)
-				clear(batch)
-			}
-			if !ok {
-				c.kill(0, "")
-				c.mu.Lock()
-				code, text := c.closeCode, c.closeText // 4008 when kill came first
-				c.mu.Unlock()
-				c.closeSocket(code, text)
-				return
-			}
-		case data := <-c.pongs:
-			if err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.h.cfg.WriteWait)); err != nil {
-				c.kill(0, "")
-				c.closeSocket(0, "")
-				return
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait)); err != nil {
-				c.kill(0, "")
-				c.closeSocket(0, "")
-				return
-			}
 		case <-c.done:
-			c.mu.Lock()
-			code, text := c.closeCode, c.closeText
 			c.mu.Unlock()
-			// Flush what was queued (acks of work already stored) unless
-			// the queue itself is the problem.
-			if code != protocol.CloseSlowConsumer {
-				c.flush()
-			}
-			c.closeSocket(code, text)
+			c.closeOut(true)
+			return
+		default:
+		}
+		ping, pong := c.pingOwed, c.pongOwed
+		c.pingOwed, c.pongOwed = false, nil
+		batch = c.takeLocked(batch)
+		if !ping && pong == nil && len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		ok := true
+		if pong != nil {
+			ok = c.ws.WriteControl(websocket.PongMessage, []byte(*pong), time.Now().Add(c.h.cfg.WriteWait)) == nil
+		}
+		if ok && ping {
+			ok = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait)) == nil
+			c.pinger.Reset(c.h.cfg.PingInterval)
+		}
+		if ok && len(batch) > 0 {
+			ok = c.writeBatch(batch)
+			clear(batch)
+		}
+		if !ok {
+			c.kill(0, "")
+			c.closeOut(false) // a write failed: nothing more gets through
 			return
 		}
 	}
+}
+
+// closeOut ends the socket: with flush, it first writes what was queued
+// (acks of work already stored) unless the queue itself is the problem;
+// then it sends the close frame and lets Serve return.
+func (c *conn) closeOut(flush bool) {
+	c.pinger.Stop()
+	c.mu.Lock()
+	code, text := c.closeCode, c.closeText // 4008 when the queue overflowed
+	c.mu.Unlock()
+	if flush && code != protocol.CloseSlowConsumer {
+		c.flush()
+	}
+	c.closeSocket(code, text)
+	c.mu.Lock()
+	c.sockDone, c.writing = true, false
+	c.mu.Unlock()
+	close(c.closed)
+}
+
+// pingDue owes the client a ping; the writer sends it and sets the timer
+// again, so a socket that cannot be written to is not owed more.
+func (c *conn) pingDue() {
+	c.mu.Lock()
+	c.pingOwed = true
+	c.wakeLocked()
 }
 
 func (c *conn) flush() {
@@ -344,12 +385,16 @@ func (h *Hub) Serve(ws WS, p Participant) {
 	}
 	c := &conn{
 		h: h, ws: ws, id: id, p: p,
-		wake:  make(chan struct{}, 1),
-		pongs: make(chan string, 1),
-		done:  make(chan struct{}),
+		done:   make(chan struct{}),
+		closed: make(chan struct{}),
 	}
+	c.pinger = time.AfterFunc(h.cfg.PingInterval, c.pingDue)
 	c.presence.cur = protocol.Member{ID: c.id, Role: p.Role, Name: p.Name}
 	if !h.register(c) {
+		c.pinger.Stop()
+		c.mu.Lock()
+		c.sockDone = true // no writer ever starts: this goroutine closes it
+		c.mu.Unlock()
 		c.closeSocket(closeGoingAway, "server shutting down")
 		h.releaseSocket(p) // admitted before the drain began: stop counting it now
 		return
@@ -367,11 +412,12 @@ func (h *Hub) Serve(ws WS, p Participant) {
 		return nil
 	})
 	c.servePings()
-
-	var writer sync.WaitGroup
-	writer.Add(1)
-	go func() { defer writer.Done(); c.writeLoop() }()
-	defer writer.Wait()
+	defer func() {
+		// The writer that closes the socket is the last user of ws. A
+		// panic unwinding here ends the socket too.
+		c.kill(0, "")
+		<-c.closed
+	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	rh, err := h.join(ctx, p.Room, p.Template)

@@ -191,9 +191,9 @@ func (h *Hub) join(ctx context.Context, id string, tpl *templates.Template) (*ro
 			h.mu.Lock()
 			rh.subscribed = true
 			h.mu.Unlock()
-			h.wg.Add(2)
+			h.wg.Add(1)
 			go rh.run()
-			go rh.heartbeat(rh.stop)
+			time.AfterFunc(presenceInterval, rh.heartbeat)
 		}
 		rh.err = err
 		close(rh.ready)

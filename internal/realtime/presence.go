@@ -90,31 +90,29 @@ const (
 
 // heartbeat keeps this node's members alive in the presence hash while
 // the room has local connections.
-func (rh *roomHub) heartbeat(stop <-chan struct{}) {
-	defer rh.h.wg.Done()
-	tick := time.NewTicker(presenceInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-		conns, _ := rh.snapshot()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		rh.refreshSockets(sctx, conns)
-		scancel()
-		recs := make(map[string][]byte, len(conns))
-		for _, c := range conns {
-			recs[c.id] = mustJSON(c.presence.record())
-		}
-		if len(recs) == 0 {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := rh.h.st.RefreshPresence(ctx, rh.id, recs); err != nil {
-			rh.h.log.Warn("refreshing presence failed", "room", rh.id, "err", err)
-		}
-		cancel()
+func (rh *roomHub) heartbeat() {
+	rh.beatMu.Lock()
+	defer rh.beatMu.Unlock()
+	if rh.stopped {
+		return
 	}
+	// A timer, not a goroutine per room waiting on a ticker: between beats
+	// a room holds no stack. The next beat is set when this one is done.
+	defer time.AfterFunc(presenceInterval, rh.heartbeat)
+	conns, _ := rh.snapshot()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	rh.refreshSockets(sctx, conns)
+	scancel()
+	recs := make(map[string][]byte, len(conns))
+	for _, c := range conns {
+		recs[c.id] = mustJSON(c.presence.record())
+	}
+	if len(recs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := rh.h.st.RefreshPresence(ctx, rh.id, recs); err != nil {
+		rh.h.log.Warn("refreshing presence failed", "room", rh.id, "err", err)
+	}
+	cancel()
 }

@@ -45,6 +45,9 @@ type roomHub struct {
 	members  memberSync   // coalesced member lists (fanout.go)
 	presence roomPresence // coalesced cursor moves of local sockets (fanout.go)
 
+	beatMu  sync.Mutex // held by a heartbeat at work (presence.go)
+	stopped bool       // guarded by beatMu: no heartbeat runs again
+
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	state *room.State // latest state seen, for filtering presence; nil until known
@@ -114,6 +117,9 @@ func (rh *roomHub) run() {
 	for {
 		select {
 		case <-rh.stop:
+			rh.beatMu.Lock() // waits for a heartbeat at work: Shutdown waits for it
+			rh.stopped = true
+			rh.beatMu.Unlock()
 			return
 		case <-rh.wake:
 		}

@@ -25,6 +25,7 @@ type fakeWS struct {
 	mu        sync.Mutex
 	frames    [][]byte
 	closeCode int
+	pings     int
 	closed    chan struct{}
 	once      sync.Once
 }
@@ -44,10 +45,13 @@ func (f *fakeWS) WriteMessage(_ int, data []byte) error {
 }
 
 func (f *fakeWS) WriteControl(kind int, data []byte, _ time.Time) error {
-	if kind == websocket.CloseMessage && len(data) >= 2 {
-		f.mu.Lock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case kind == websocket.CloseMessage && len(data) >= 2:
 		f.closeCode = int(binary.BigEndian.Uint16(data))
-		f.mu.Unlock()
+	case kind == websocket.PingMessage:
+		f.pings++
 	}
 	return nil
 }
