@@ -191,8 +191,6 @@ func (h *Hub) join(ctx context.Context, id string, tpl *templates.Template) (*ro
 			h.mu.Lock()
 			rh.subscribed = true
 			h.mu.Unlock()
-			h.wg.Add(1)
-			go rh.run()
 			time.AfterFunc(presenceInterval, rh.heartbeat)
 		}
 		rh.err = err

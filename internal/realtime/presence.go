@@ -93,8 +93,10 @@ const (
 func (rh *roomHub) heartbeat() {
 	rh.beatMu.Lock()
 	defer rh.beatMu.Unlock()
-	if rh.stopped {
+	select {
+	case <-rh.stop: // the last local member left
 		return
+	default:
 	}
 	// A timer, not a goroutine per room waiting on a ticker: between beats
 	// a room holds no stack. The next beat is set when this one is done.

@@ -30,10 +30,10 @@ type roomHub struct {
 	subscribed bool          // the node's subscriber holds the channel for this hub
 	heads      heads         // cached field heads for the push path (heads.go)
 
-	qmu  sync.Mutex
-	q    [][]byte
-	lost bool          // the queue overflowed: clients must catch up from the logs
-	wake chan struct{} // capacity 1: something was queued
+	qmu         sync.Mutex
+	q           [][]byte
+	lost        bool // the queue overflowed: clients must catch up from the logs
+	dispatching bool // a dispatcher goroutine runs (run)
 
 	hmu          sync.Mutex
 	headsRunning bool // a heads goroutine is retrying
@@ -45,8 +45,7 @@ type roomHub struct {
 	members  memberSync   // coalesced member lists (fanout.go)
 	presence roomPresence // coalesced cursor moves of local sockets (fanout.go)
 
-	beatMu  sync.Mutex // held by a heartbeat at work (presence.go)
-	stopped bool       // guarded by beatMu: no heartbeat runs again
+	beatMu sync.Mutex // one heartbeat at a time (presence.go)
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -59,11 +58,13 @@ const inboxCap = 8192
 
 func newRoomHub(h *Hub, id string, tpl *templates.Template) *roomHub {
 	return &roomHub{h: h, id: id, tpl: tpl, conns: make(map[*conn]struct{}),
-		ready: make(chan struct{}), stop: make(chan struct{}), wake: make(chan struct{}, 1)}
+		ready: make(chan struct{}), stop: make(chan struct{})}
 }
 
-// queue hands a bus message to the room's goroutine without blocking the
-// subscription's reader.
+// queue hands a bus message to the room's dispatcher without blocking the
+// subscription's reader. A dispatcher runs while messages are queued and
+// ends when there are none (run), so a quiet room holds no goroutine; at
+// most one runs, which keeps the channel's order.
 func (rh *roomHub) queue(p []byte) {
 	rh.qmu.Lock()
 	if len(rh.q) >= inboxCap {
@@ -71,10 +72,11 @@ func (rh *roomHub) queue(p []byte) {
 	} else {
 		rh.q = append(rh.q, p)
 	}
+	start := !rh.dispatching
+	rh.dispatching = true
 	rh.qmu.Unlock()
-	select {
-	case rh.wake <- struct{}{}:
-	default:
+	if start {
+		go rh.run()
 	}
 }
 
@@ -109,24 +111,29 @@ func (rh *roomHub) snapshot() ([]*conn, *room.State) {
 	return out, rh.state
 }
 
-// run delivers the room's bus messages, in the order they were published,
-// until the last local member leaves.
+// run delivers the room's queued bus messages, in the order they were
+// published, and ends when none are left (queue starts it again) or the
+// last local member left.
 func (rh *roomHub) run() {
-	defer rh.h.wg.Done()
 	var batch [][]byte
 	for {
+		rh.qmu.Lock()
 		select {
 		case <-rh.stop:
-			rh.beatMu.Lock() // waits for a heartbeat at work: Shutdown waits for it
-			rh.stopped = true
-			rh.beatMu.Unlock()
+			// The last local member left: nobody to deliver to.
+			rh.q, rh.lost, rh.dispatching = nil, false, false
+			rh.qmu.Unlock()
 			return
-		case <-rh.wake:
+		default:
 		}
-		rh.qmu.Lock()
 		batch, rh.q = rh.q, batch[:0]
 		lost := rh.lost
 		rh.lost = false
+		if len(batch) == 0 && !lost {
+			rh.dispatching = false
+			rh.qmu.Unlock()
+			return
+		}
 		rh.qmu.Unlock()
 		for i, p := range batch {
 			rh.dispatch(p)

@@ -16,8 +16,9 @@ import (
 )
 
 // An idle socket holds no writer goroutine (its writer starts when there
-// is something to write and ends when there is not), pings still go out
-// every PingInterval, and a socket's end waits for its last writer.
+// is something to write and ends when there is not), nor does a quiet room
+// hold a dispatcher or a heartbeat goroutine; pings still go out every
+// PingInterval, and a socket's end waits for its last writer.
 func TestIdleSocketsHoldNoWriterAndStillGetPings(t *testing.T) {
 	rdb := redistest.Client(t)
 	st := store.New(rdb, store.DefaultOptions())
@@ -67,8 +68,9 @@ func TestIdleSocketsHoldNoWriterAndStillGetPings(t *testing.T) {
 		t.Fatal("idle sockets did not all get a welcome and three pings")
 	}
 	// Each socket is served by its own goroutine (here, the one calling
-	// Serve); the room adds its dispatcher and the node its subscription.
-	// A writer per socket would add thirty more.
+	// Serve); the node adds its subscription's reader. A writer per socket
+	// would add thirty more; a quiet room adds no dispatcher and no
+	// heartbeat goroutine.
 	const roomAndNode = 8
 	if n := settle(func(n int) bool { return n-before <= sockets+roomAndNode }); n-before > sockets+roomAndNode {
 		t.Fatalf("%d goroutines more for %d idle sockets; want at most %d", n-before, sockets, sockets+roomAndNode)
