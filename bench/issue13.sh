@@ -21,6 +21,7 @@ declare -A runs=(
   [n2-300]="-preset n2-300"
   [cluster-300]="-preset cluster-300"
   [n1-1000]="-preset n1-1000"
+  [mem-n1-1000]="-preset n1-1000 -node-heap $out/$label-n1-1000.heap.pprof"
   [join]="-preset join"
   [slow]="-preset slow"
   [abuse]="-preset abuse"

@@ -59,6 +59,7 @@ type config struct {
 	CPUProfile string        `json:"-"`
 	MemProfile string        `json:"-"`
 	Perf       string        `json:"-"`
+	NodeHeap   string        `json:"-"`
 	ServerBin  string        `json:"-"`
 	Seed       uint64        `json:"seed"`
 	Command    string        `json:"command"`
@@ -103,13 +104,14 @@ var presets = map[string]map[string]string{
 }
 
 type loadgen struct {
-	cfg     config
-	nodes   []*node
-	rooms   []*roomRun
-	clients []*client
-	authors []*author
-	redis   []*redisServer
-	win     window
+	cfg       config
+	debugAddr string // node 0's DEBUG_ADDR, with -node-heap
+	nodes     []*node
+	rooms     []*roomRun
+	clients   []*client
+	authors   []*author
+	redis     []*redisServer
+	win       window
 }
 
 type roomRun struct {
@@ -140,6 +142,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", "", "write the result to this file: .json for JSON, anything else for Markdown")
 	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "with -mode inproc: write a CPU profile of the typing window, or of the joins with -join-updates (nodes and clients together), to this file")
 	flag.StringVar(&cfg.MemProfile, "memprofile", "", "with -mode inproc: write a heap profile (after GC) at the end of the typing window to this file")
+	flag.StringVar(&cfg.NodeHeap, "node-heap", "", "with -mode proc: node 0 serves its profiles on a loopback port (DEBUG_ADDR); at the end of the typing window write its heap profile (after a GC) to this file, and report its live heap, stacks and goroutines per socket")
 	flag.StringVar(&cfg.Perf, "perf", "", "with -mode proc: record perf record -g of node 0 during the typing window into this file (needs perf)")
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "with -mode proc: use this server binary instead of building ./server")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed for typing phases")
@@ -256,6 +259,8 @@ func (c *config) check() error {
 		return fmt.Errorf("-memprofile needs -mode inproc")
 	case c.Perf != "" && c.Mode != "proc":
 		return fmt.Errorf("-perf needs -mode proc")
+	case c.NodeHeap != "" && c.Mode != "proc":
+		return fmt.Errorf("-node-heap needs -mode proc (in-process nodes share the load generator's heap)")
 	case c.NodeEnv != "" && c.Mode != "proc":
 		return fmt.Errorf("-node-env needs -mode proc (in-process nodes share the load generator's runtime)")
 	case (c.MutexProfile != "" || c.BlockProfile != "") && c.Mode != "inproc":
@@ -349,7 +354,16 @@ func run(cfg config, source string) (*result, error) {
 	for i := 0; i < cfg.Nodes; i++ {
 		var n *node
 		if cfg.Mode == "proc" {
-			n, err = startProcNode(bin, dir, i, nodeURL, clusterAddrs, cfg.GCTrace, nodeEnv(cfg.NodeEnv))
+			env := nodeEnv(cfg.NodeEnv)
+			if i == 0 && cfg.NodeHeap != "" {
+				port, perr := freePort()
+				if perr != nil {
+					return nil, perr
+				}
+				lg.debugAddr = fmt.Sprintf("127.0.0.1:%d", port)
+				env = append(env, "DEBUG_ADDR="+lg.debugAddr)
+			}
+			n, err = startProcNode(bin, dir, i, nodeURL, clusterAddrs, cfg.GCTrace, env)
 		} else {
 			n, err = startInprocNode(i, nodeURL, dir)
 		}
@@ -439,6 +453,11 @@ func run(cfg config, source string) (*result, error) {
 	lg.type_(start)
 	end := time.Now()
 	lg.win.end.Store(end.UnixNano())
+	if cfg.NodeHeap != "" {
+		if res.NodeMem, err = nodeHeap(lg.debugAddr, cfg.NodeHeap, len(lg.clients)/max(1, cfg.Nodes)); err != nil {
+			return nil, err
+		}
+	}
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
 	if err := stopProf(); err != nil {
@@ -1029,6 +1048,7 @@ type result struct {
 	RedisTopCommands    []CommandCost `json:"redis_top_commands,omitempty"`
 	AOFBytesPerKey      float64       `json:"aof_bytes_per_keystroke,omitempty"`
 	RSSPerSocketKB      float64       `json:"node_rss_per_socket_kib,omitempty"`
+	NodeMem             *NodeMem      `json:"node_mem,omitempty"`
 	PeakRSSPerSocketKB  float64       `json:"node_peak_rss_per_socket_kib,omitempty"`
 	RSSDeltaPerSocketKB float64       `json:"node_rss_growth_per_socket_kib,omitempty"`
 	NodeRSSBeforeMiB    float64       `json:"node_rss_before_sockets_mib,omitempty"`
@@ -1096,6 +1116,9 @@ func (r *result) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "node RSS per socket: %.0f KiB now, %.0f KiB peak, %.0f KiB growth since before the sockets (nodes held %.0f MiB then)\n",
 		r.RSSPerSocketKB, r.PeakRSSPerSocketKB, r.RSSDeltaPerSocketKB, r.NodeRSSBeforeMiB)
+	if m := r.NodeMem; m != nil {
+		fmt.Fprintf(w, "node 0 at the end of the window (%d sockets): %s\n", m.Sockets, m)
+	}
 	if r.GC != nil {
 		fmt.Fprintf(w, "GC in window: %s\n", r.GC)
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -244,4 +246,80 @@ func splitNums(s string) []float64 {
 		out = append(out, x)
 	}
 	return out
+}
+
+// NodeMem is where node 0's memory is, read from its profiles (the
+// server's DEBUG_ADDR) at the end of the typing window.
+type NodeMem struct {
+	Sockets      int     `json:"sockets"`
+	HeapLiveMiB  float64 `json:"heap_after_gc_mib"`
+	HeapInuseMiB float64 `json:"heap_inuse_mib"`
+	StackMiB     float64 `json:"stacks_mib"`
+	SysMiB       float64 `json:"go_sys_mib"`
+	Goroutines   int     `json:"goroutines"`
+}
+
+func (m *NodeMem) String() string {
+	per := func(mib float64) float64 { return mib * 1024 / float64(max(1, m.Sockets)) }
+	return fmt.Sprintf("heap after a GC %.0f MiB (%.1f KiB per socket), stacks %.0f MiB (%.1f KiB per socket) in %d goroutines, heap in use %.0f MiB, Go runtime total %.0f MiB",
+		m.HeapLiveMiB, per(m.HeapLiveMiB), m.StackMiB, per(m.StackMiB), m.Goroutines, m.HeapInuseMiB, m.SysMiB)
+}
+
+// nodeHeap writes the heap profile of the node serving its profiles on
+// addr to file (after a GC, which the profile asks for) and reads the
+// runtime's figures right after it.
+func nodeHeap(addr, file string, sockets int) (*NodeMem, error) {
+	get := func(path string) ([]byte, error) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return nil, fmt.Errorf("node profiles: %w", err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("node profiles: %s: %s", path, resp.Status)
+		}
+		return b, err
+	}
+	prof, err := get("/debug/pprof/heap?gc=1")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, prof, 0o644); err != nil {
+		return nil, err
+	}
+	text, err := get("/debug/pprof/heap?debug=1")
+	if err != nil {
+		return nil, err
+	}
+	m := &NodeMem{Sockets: sockets}
+	mib := func(v string) float64 {
+		n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return n / (1 << 20)
+	}
+	for _, line := range strings.Split(string(text), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = ")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "HeapAlloc":
+			m.HeapLiveMiB = mib(v)
+		case "HeapInuse":
+			m.HeapInuseMiB = mib(v)
+		case "Stack":
+			inuse, _, _ := strings.Cut(v, " / ")
+			m.StackMiB = mib(inuse)
+		case "Sys":
+			m.SysMiB = mib(v)
+		}
+	}
+	g, err := get("/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return nil, err
+	}
+	first, _, _ := strings.Cut(string(g), "\n")
+	_, n, _ := strings.Cut(first, "total ")
+	m.Goroutines, _ = strconv.Atoi(strings.TrimSpace(n))
+	return m, nil
 }
