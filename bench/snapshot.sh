@@ -30,6 +30,6 @@ done
 cd "$snap"
 # One server binary per commit, reused by later runs.
 bin=${TMPDIR:-/tmp}/rr-server-$short
-[ -x "$bin" ] || go build -o "$bin" ./server
+[ -x "$bin" ] || go build -trimpath -o "$bin" ./server  # -trimpath: no paths of this machine in profiles
 go build -o "$snap/loadgen" ./bench/loadgen
 LOADGEN_CMD_PREFIX="bench/snapshot.sh $short --" "$snap/loadgen" -server-bin "$bin" -source "commit $short (exported; load generator from the working tree's bench/)" "${args[@]}"

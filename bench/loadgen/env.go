@@ -154,7 +154,7 @@ func buildServer(dir string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "repairroom-server")
-	cmd := exec.Command("go", "build", "-o", bin, "./server")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./server") // no paths of this machine in profiles
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
