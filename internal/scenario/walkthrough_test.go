@@ -329,7 +329,11 @@ func TestBetrayalWalkthrough(t *testing.T) {
 	if st.Alerts["screen_safe_a"].Value != "No" || st.Alerts["screen_afraid_a"].Value != "Not sure" || st.Alerts["screen_safe_a"].By != room.PartnerA {
 		t.Fatalf("the therapist's alerts: %+v", st.Alerts)
 	}
-	if st = waitState(t, b, "a answered", func(st room.State) bool { return st.Answered["screen_safe_a"] && st.Answered["screen_afraid_a"] }); st.Hold != nil || st.Values["screen_safe_b"] == nil {
+	// An act's ok may reach its socket before the room frame of the change
+	// (which comes through the room's channel): wait for both answers.
+	if st = waitState(t, b, "a answered", func(st room.State) bool {
+		return st.Answered["screen_safe_a"] && st.Answered["screen_afraid_a"] && st.Values["screen_afraid_b"] != nil
+	}); st.Hold != nil || st.Values["screen_safe_b"] == nil {
 		t.Fatalf("partner_b's view after partner_a's answers: %+v", st)
 	}
 	s.write(a, "private_a", "I am scared of how he reacts at home. "+s.secret("LINE-A"))
