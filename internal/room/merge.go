@@ -44,18 +44,7 @@ func MergeView(t *templates.Template, base, other State, by Role) (merged State,
 	}
 	m := base.Clone()
 	readable := func(key string) bool { return CanRead(t, base, by, key) }
-	var added []string
-	m.Values, added = fill(m.Values, other.Values, readable, func(v json.RawMessage) json.RawMessage { return bytes.Clone(v) })
-	for _, k := range added {
-		delete(m.Answered, k)
-	}
-	if len(m.Answered) == 0 {
-		m.Answered = nil
-	}
-	m.Signs, _ = fill(m.Signs, other.Signs, readable, maps.Clone)
-	m.Mirrors, _ = fill(m.Mirrors, other.Mirrors, readable, same)
-	m.Questions, _ = fill(m.Questions, other.Questions, readable, slices.Clone)
-	m.Revealed, _ = fill(m.Revealed, other.Revealed, readable, same)
+	m.fillFrom(other, readable, readable)
 
 	if b, o := m.Break, other.Break; b != nil && o != nil && b.Reason == "" && o.Reason != "" &&
 		!o.Shared && (o.By == by || o.AskedBy == by) {
@@ -73,6 +62,24 @@ func MergeView(t *templates.Template, base, other State, by Role) (merged State,
 		return base, false
 	}
 	return m, true
+}
+
+// fillFrom copies into m the values (whose key value accepts) and the
+// signs, mirrors, questions and reveals (whose key ok accepts) that src
+// holds and m lacks; a value put back loses its Answered marker.
+func (m *State) fillFrom(src State, value, ok func(key string) bool) {
+	var added []string
+	m.Values, added = fill(m.Values, src.Values, value, func(v json.RawMessage) json.RawMessage { return bytes.Clone(v) })
+	for _, k := range added {
+		delete(m.Answered, k)
+	}
+	if len(m.Answered) == 0 {
+		m.Answered = nil
+	}
+	m.Signs, _ = fill(m.Signs, src.Signs, ok, maps.Clone)
+	m.Mirrors, _ = fill(m.Mirrors, src.Mirrors, ok, same)
+	m.Questions, _ = fill(m.Questions, src.Questions, ok, slices.Clone)
+	m.Revealed, _ = fill(m.Revealed, src.Revealed, ok, same)
 }
 
 // fill copies into dst the entries of src whose key ok accepts and dst
@@ -135,19 +142,7 @@ func CarryPrivate(t *templates.Template, hi, lo State, hiBy []Role) (State, bool
 		return true
 	}
 	m := hi.Clone()
-	var added []string
-	m.Values, added = fill(m.Values, lo.Values, func(k string) bool { return hi.Answered[k] && hidden(k) },
-		func(v json.RawMessage) json.RawMessage { return bytes.Clone(v) })
-	for _, k := range added {
-		delete(m.Answered, k)
-	}
-	if len(m.Answered) == 0 {
-		m.Answered = nil
-	}
-	m.Signs, _ = fill(m.Signs, lo.Signs, hidden, maps.Clone)
-	m.Mirrors, _ = fill(m.Mirrors, lo.Mirrors, hidden, same)
-	m.Questions, _ = fill(m.Questions, lo.Questions, hidden, slices.Clone)
-	m.Revealed, _ = fill(m.Revealed, lo.Revealed, hidden, same)
+	m.fillFrom(lo, func(k string) bool { return hi.Answered[k] && hidden(k) }, hidden)
 
 	if b, o := m.Break, lo.Break; b != nil && o != nil && b.Reason == "" && o.Reason != "" && !o.Shared &&
 		b.By == o.By && b.AskedBy == o.AskedBy && b.Started.Equal(o.Started) {
