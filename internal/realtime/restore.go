@@ -213,29 +213,27 @@ func (c *conn) mergeRoom(ctx context.Context, view room.State) error {
 		if err != nil {
 			return err
 		}
-		var how string
-		switch {
-		case r.Rev == view.Rev && r.MayMerge(c.p.Role):
-			how = "merged a partner's view into a restored room"
-		case r.Rev != view.Rev && r.Unchanged() && !(view.Rev < r.Rev && slices.Contains(r.By, c.p.Role)):
-			// (an older view of a seat the state already holds adds nothing)
-			how = "combined a partner's view of another rev with a restored room"
-		default:
-			return nil
-		}
 		base, err := decodeState(r.State, r.Rev)
 		if err != nil {
 			return err
 		}
+		const combined = "combined a partner's view of another rev with a restored room"
 		var merged room.State
 		var ok bool
+		var how string
 		switch {
-		case r.Rev == view.Rev:
+		case r.Rev == view.Rev && r.MayMerge(c.p.Role):
 			merged, ok = room.MergeView(tpl, base, view, role)
-		case r.Rev < view.Rev:
+			how = "merged a partner's view into a restored room"
+		case r.Rev < view.Rev && r.Unchanged():
 			merged, ok = room.CarryPrivate(tpl, view, base, []room.Role{role})
-		default:
+			how = combined
+		case r.Rev > view.Rev && r.Unchanged() && !slices.Contains(r.By, c.p.Role):
+			// (an older view of a seat the state already holds adds nothing)
 			merged, ok = room.CarryPrivate(tpl, base, view, roles(r.By))
+			how = combined
+		default:
+			return nil
 		}
 		if !ok {
 			// Signed, but not a view that fits the restored state (a
