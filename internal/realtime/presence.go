@@ -91,15 +91,14 @@ const (
 // heartbeat keeps this node's members alive in the presence hash while
 // the room has local connections.
 func (rh *roomHub) heartbeat() {
-	rh.beatMu.Lock()
-	defer rh.beatMu.Unlock()
 	select {
 	case <-rh.stop: // the last local member left
 		return
 	default:
 	}
 	// A timer, not a goroutine per room waiting on a ticker: between beats
-	// a room holds no stack. The next beat is set when this one is done.
+	// a room holds no stack. The next beat is set when this one is done,
+	// so there is one at a time.
 	defer time.AfterFunc(presenceInterval, rh.heartbeat)
 	conns, _ := rh.snapshot()
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -45,8 +45,6 @@ type roomHub struct {
 	members  memberSync   // coalesced member lists (fanout.go)
 	presence roomPresence // coalesced cursor moves of local sockets (fanout.go)
 
-	beatMu sync.Mutex // one heartbeat at a time (presence.go)
-
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	state *room.State // latest state seen, for filtering presence; nil until known
