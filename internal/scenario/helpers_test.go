@@ -140,6 +140,24 @@ func (c *cluster) settle(t *testing.T, roomID, key string, cls ...*client.Client
 	return f
 }
 
+// waitIdentityChecks waits until every node noticed that Redis is not the
+// data set it was. Each node checks after its own resubscription and then
+// moves the fields it serves to new epochs: the other node's announcement
+// (or a restore) may have moved the clients before this one got there, so
+// Redis is final only once every node has checked.
+func (c *cluster) waitIdentityChecks(t *testing.T) {
+	t.Helper()
+	ctx := ctxFor(t)
+	for i, n := range c.nodes {
+		for !strings.Contains(n.Log.String(), "Redis is not the data set it was") {
+			if ctx.Err() != nil {
+				t.Fatalf("node %d did not notice the new Redis", i)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
 // appendText types s at the end of key's local text.
 func appendText(t *testing.T, cl *client.Client, key, s string) {
 	t.Helper()

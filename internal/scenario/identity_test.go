@@ -46,16 +46,7 @@ func TestRedisRestartedFromAnOlderCopyMovesIdleFieldsToNewEpochs(t *testing.T) {
 			t.Fatalf("a client stayed under epoch %s after Redis went back: %v\n%s", before.Epoch, err, c)
 		}
 	}
-	// Each node checks after its own resubscription: the other node's
-	// announcement may have moved the clients before this one got there.
-	for i, n := range cl.nodes {
-		for !strings.Contains(n.Log.String(), "Redis is not the data set it was") {
-			if ctx.Err() != nil {
-				t.Fatalf("node %d did not notice the new Redis", i)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	cl.waitIdentityChecks(t)
 	appendText(t, b, "wins", "three")
 	after := cl.settle(t, r.ID, "wins", a, b)
 	if after.Epoch == before.Epoch || !strings.HasSuffix(after.Text, "three") {

@@ -289,7 +289,9 @@ func TestEmptyRedisIsRefilledByIdleClients(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The texts follow the room by their own restores.
+	// The texts follow the room by their own restores, and each node's
+	// identity check moves them once more.
+	cl.waitIdentityChecks(t)
 	waitRedis(t, cl, r.ID, "wins", before.Version)
 	waitRedis(t, cl, r.ID, "appreciated.partner_b", 1)
 	wins := cl.settle(t, r.ID, "wins", a, b)
