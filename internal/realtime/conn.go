@@ -120,8 +120,7 @@ func (c *conn) enqueuePair(a, b []byte) {
 		return
 	}
 	c.queue = append(c.queue, a, b)
-	c.mu.Unlock()
-	c.wakeWriter()
+	c.wakeLocked()
 }
 
 // queueLocked appends b to the send queue and wakes the writer; it
@@ -140,13 +139,6 @@ func (c *conn) queueLocked(b []byte) {
 		return
 	}
 	c.queue = append(c.queue, b)
-	c.mu.Unlock()
-	c.wakeWriter()
-}
-
-// wakeWriter makes sure a writer runs for what was just queued.
-func (c *conn) wakeWriter() {
-	c.mu.Lock()
 	c.wakeLocked()
 }
 
@@ -204,12 +196,12 @@ func (c *conn) welcome(b []byte) {
 		c.queue = append(c.queue, c.pending...)
 	}
 	c.pending, c.welcomed = nil, true
-	c.mu.Unlock()
 	if full {
+		c.mu.Unlock()
 		c.kill(protocol.CloseSlowConsumer, "too slow to receive messages")
 		return
 	}
-	c.wakeWriter()
+	c.wakeLocked()
 }
 
 // kill asks the writer to close the socket with code. The first call wins.
