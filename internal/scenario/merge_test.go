@@ -22,27 +22,7 @@ import (
 // partner's view still shows its own answer and only that the other
 // answered — never what.
 func TestWipedSelfGuidedRoomKeepsBothPartnersPrivateAnswers(t *testing.T) {
-	cl := startCluster(t, 2, testnode.Options{})
-	r := cl.nodes[0].CreateRoom(t, "decide", "self")
-	opts := client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond}
-	a := cl.dial(t, 0, r, "partner_a", opts)
-	b := cl.dial(t, 1, r, "partner_b", opts)
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, n := range cl.nodes {
-				t.Logf("node %d log:\n%s", i, n.Log.String())
-			}
-		}
-	})
-	const answerA, answerB = "Not yet", "I don't know"
-	act(t, a, map[string]any{"act": "value.set", "field": "want_a", "value": answerA})
-	act(t, b, map[string]any{"act": "value.set", "field": "want_b", "value": answerB})
-	// Both hold their signed view of the same rev: their own answer, and
-	// the other's as answered.
-	before := waitState(t, a, "partner_a's view of both answers", func(s room.State) bool { return s.Answered["want_b"] })
-	waitState(t, b, "partner_b's view of both answers", func(s room.State) bool {
-		return s.Answered["want_a"] && s.Rev == before.Rev
-	})
+	cl, r, a, b, before := answeredRoom(t, [2]func([]byte) bool{})
 
 	ctx := ctxFor(t)
 	if err := cl.rdb.FlushAll(ctx).Err(); err != nil {
@@ -115,6 +95,40 @@ func TestWipedSelfGuidedRoomKeepsBothPartnersPrivateAnswers(t *testing.T) {
 	}
 }
 
+// The private answers of answeredRoom.
+const answerA, answerB = "Not yet", "I don't know"
+
+// answeredRoom is a self-guided decide room on two nodes, partner_a on
+// node 0 and partner_b on node 1 (each client seeing frames through its
+// onFrame, when given), in which each partner answered the private
+// question ("Do I want to try to repair?"). It returns once both hold
+// their signed view of the same rev (at): their own answer, and the
+// other's as answered. The nodes' logs are printed if the test fails.
+func answeredRoom(t *testing.T, onFrame [2]func([]byte) bool) (*cluster, testnode.Room, *client.Client, *client.Client, room.State) {
+	t.Helper()
+	cl := startCluster(t, 2, testnode.Options{})
+	r := cl.nodes[0].CreateRoom(t, "decide", "self")
+	opts := func(i int) client.Options {
+		return client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond, OnFrame: onFrame[i]}
+	}
+	a := cl.dial(t, 0, r, "partner_a", opts(0))
+	b := cl.dial(t, 1, r, "partner_b", opts(1))
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, n := range cl.nodes {
+				t.Logf("node %d log:\n%s", i, n.Log.String())
+			}
+		}
+	})
+	act(t, a, map[string]any{"act": "value.set", "field": "want_a", "value": answerA})
+	act(t, b, map[string]any{"act": "value.set", "field": "want_b", "value": answerB})
+	at := waitState(t, a, "partner_a's view of both answers", func(s room.State) bool { return s.Answered["want_b"] })
+	waitState(t, b, "partner_b's view of both answers", func(s room.State) bool {
+		return s.Answered["want_a"] && s.Rev == at.Rev
+	})
+	return cl, r, a, b, at
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -148,8 +162,8 @@ func TestWipedRoomKeepsAChangeOnlyOnePartnerSaw(t *testing.T) {
 		{"older view first", "partner_b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cl := startCluster(t, 2, testnode.Options{})
-			r := cl.nodes[0].CreateRoom(t, "decide", "self")
+			var cl *cluster // set before a gate reads it (the gate is atomic)
+			var r testnode.Room
 			const (
 				pass = iota
 				hideRoom
@@ -178,25 +192,7 @@ func TestWipedRoomKeepsAChangeOnlyOnePartnerSaw(t *testing.T) {
 					return true
 				}
 			}
-			opts := func(i int) client.Options {
-				return client.Options{AutoReconnect: true, MaxBackoff: 200 * time.Millisecond, OnFrame: frames(i)}
-			}
-			a := cl.dial(t, 0, r, "partner_a", opts(0))
-			b := cl.dial(t, 1, r, "partner_b", opts(1))
-			t.Cleanup(func() {
-				if t.Failed() {
-					for i, n := range cl.nodes {
-						t.Logf("node %d log:\n%s", i, n.Log.String())
-					}
-				}
-			})
-			const answerA, answerB = "Not yet", "I don't know"
-			act(t, a, map[string]any{"act": "value.set", "field": "want_a", "value": answerA})
-			act(t, b, map[string]any{"act": "value.set", "field": "want_b", "value": answerB})
-			at := waitState(t, a, "partner_a's view of both answers", func(s room.State) bool { return s.Answered["want_b"] })
-			waitState(t, b, "partner_b's view of both answers", func(s room.State) bool {
-				return s.Answered["want_a"] && s.Rev == at.Rev
-			})
+			cl, r, a, b, at := answeredRoom(t, [2]func([]byte) bool{frames(0), frames(1)})
 
 			// partner_a's change is acknowledged; partner_b never sees it.
 			gate[1].Store(hideRoom)
