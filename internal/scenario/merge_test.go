@@ -68,26 +68,7 @@ func TestWipedSelfGuidedRoomKeepsBothPartnersPrivateAnswers(t *testing.T) {
 
 	// The next change sends each partner its view of the merged state.
 	act(t, b, map[string]any{"act": "ready", "ready": true})
-	for _, p := range []struct {
-		name       string
-		cl         *client.Client
-		own, other string
-		answer     string
-	}{
-		{"partner_a", a, "want_a", "want_b", answerA},
-		{"partner_b", b, "want_b", "want_a", answerB},
-	} {
-		s := waitState(t, p.cl, p.name+"'s view after the restore", func(s room.State) bool { return s.Rev > before.Rev })
-		if got := string(s.Values[p.own]); got != mustJSON(t, p.answer) {
-			t.Errorf("%s's own answer in its view: %q, want %q", p.name, got, p.answer)
-		}
-		if v, ok := s.Values[p.other]; ok || !s.Answered[p.other] {
-			t.Errorf("%s's view of the other's answer: value %s, answered %v; want only answered", p.name, v, s.Answered[p.other])
-		}
-	}
-	// Nothing ever told a partner the other's answer.
-	noLeakOf(t, "partner_a", a, `"want_b":`+mustJSON(t, answerB))
-	noLeakOf(t, "partner_b", b, `"want_a":`+mustJSON(t, answerA))
+	ownAnswersOnly(t, a, b, before.Rev)
 	for _, c := range []*client.Client{a, b} {
 		if err := c.Err(); err != nil {
 			t.Errorf("a client stopped: %v", err)
@@ -127,6 +108,36 @@ func answeredRoom(t *testing.T, onFrame [2]func([]byte) bool) (*cluster, testnod
 		return s.Answered["want_a"] && s.Rev == at.Rev
 	})
 	return cl, r, a, b, at
+}
+
+// ownAnswersOnly waits for each partner's view (a's, then b's) of a rev
+// above rev and checks that it shows the partner's own answer and only
+// that the other answered, and that no frame ever told a partner the
+// other's answer. It returns the two views.
+func ownAnswersOnly(t *testing.T, a, b *client.Client, rev int64) [2]room.State {
+	t.Helper()
+	var views [2]room.State
+	for i, p := range []struct {
+		name       string
+		cl         *client.Client
+		own, other string
+		answer     string
+	}{
+		{"partner_a", a, "want_a", "want_b", answerA},
+		{"partner_b", b, "want_b", "want_a", answerB},
+	} {
+		s := waitState(t, p.cl, p.name+"'s view after the restore", func(s room.State) bool { return s.Rev > rev })
+		if got, want := string(s.Values[p.own]), mustJSON(t, p.answer); got != want {
+			t.Errorf("%s's own answer in its view: %s, want %s", p.name, got, want)
+		}
+		if v, ok := s.Values[p.other]; ok || !s.Answered[p.other] {
+			t.Errorf("%s's view of the other's answer: value %s, answered %v; want only answered", p.name, v, s.Answered[p.other])
+		}
+		views[i] = s
+	}
+	noLeakOf(t, "partner_a", a, `"want_b":`+mustJSON(t, answerB))
+	noLeakOf(t, "partner_b", b, `"want_a":`+mustJSON(t, answerA))
+	return views
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -235,25 +246,11 @@ func TestWipedRoomKeepsAChangeOnlyOnePartnerSaw(t *testing.T) {
 			// partner_b is ready too: with partner_a's kept readiness the
 			// room moves on, and each partner gets its view.
 			act(t, b, map[string]any{"act": "ready", "ready": true})
-			for _, p := range []struct {
-				name       string
-				cl         *client.Client
-				own, other string
-				answer     string
-			}{
-				{"partner_a", a, "want_a", "want_b", answerA},
-				{"partner_b", b, "want_b", "want_a", answerB},
-			} {
-				s := waitState(t, p.cl, p.name+"'s view after the restore", func(s room.State) bool { return s.Rev > newer.Rev })
-				if got, want := string(s.Values[p.own]), mustJSON(t, p.answer); got != want || s.Stage == newer.Stage {
-					t.Errorf("%s's view: own answer %s, want %s; stage %q, was %q", p.name, got, want, s.Stage, newer.Stage)
-				}
-				if v, ok := s.Values[p.other]; ok || !s.Answered[p.other] {
-					t.Errorf("%s's view of the other's answer: value %s, answered %v; want only answered", p.name, v, s.Answered[p.other])
+			for i, s := range ownAnswersOnly(t, a, b, newer.Rev) {
+				if s.Stage == newer.Stage {
+					t.Errorf("%s's view still at stage %q: partner_a's readiness was lost", []string{"partner_a", "partner_b"}[i], s.Stage)
 				}
 			}
-			noLeakOf(t, "partner_a", a, `"want_b":`+mustJSON(t, answerB))
-			noLeakOf(t, "partner_b", b, `"want_a":`+mustJSON(t, answerA))
 		})
 	}
 }
