@@ -287,6 +287,13 @@ func (d *doc) receiveBatch(from int64, ups []wireUpdate) ([]ownConfirmation, err
 	var mine []ownConfirmation
 	for i, u := range batch {
 		if own < len(d.pending) && d.pending[own].clientID == u.clientID {
+			if p := d.pending[own].changes; !foreign && (p.LenBefore() != u.changes.LenBefore() || p.LenAfter() != u.changes.LenAfter()) {
+				// With nothing foreign before it, the server stores our
+				// update as we sent it: one that does not even have its
+				// lengths is not ours, and taking it would break confirmed
+				// + pending = text.
+				return nil, fmt.Errorf("%w: our update %d came back changed", errMismatch, own)
+			}
 			if foreign {
 				if d.pending[own].changes.LenBefore() != changes.LenBefore() {
 					return nil, fmt.Errorf("%w: our update %d does not fit", errMismatch, own)
